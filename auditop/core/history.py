@@ -1,0 +1,200 @@
+"""Samples -> display windows (pure).
+
+A window covers one display interval and summarises every sample in it: the
+backlog *peak* (so a 150 ms burst between two screen refreshes is not lost),
+and counter growth turned into per-second rates. A counter that goes down
+(`auditctl --reset-lost`, a new auditd socket) or wraps is a reset: the rate
+counts from zero again, never negative.
+
+Windows sit on a fixed grid. The first sample starts a window whose deadline
+is its mono + interval; the first sample at or past the deadline closes it
+and starts the next window, whose deadline is the old one + interval (not
+the closing sample's mono + interval). Jitter therefore never drifts the
+windows: sampling at 10 Hz gives exactly one window per interval, ten
+samples each. After a gap longer than an interval, or after flush(), the
+grid restarts at the next sample. A new `interval` applies from the next
+window on.
+
+Rates are growth over the time it was measured: the steps between
+consecutive readings of a counter (answered samples for `lost` and
+`backlog_wait_time_actual`, samples that show auditd's socket for the
+netlink drops), counting the step from the previous window's last reading
+into this one. A counter's first reading is only a baseline: a window that
+holds nothing but it (a lone first sample) has `lost` 0 and rates None. When a counter is unreadable (kernel
+silent, old kernel, no auditd socket) its rate is None, and the growth is
+counted when it is readable again, over the whole gap.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+from auditop.core.model import AuditStatus, Sample
+
+# Absorbs float drift: ten additions of 0.1 give 0.9999999999999999.
+_EPSILON = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: float  # wall clock of the first sample in the window
+    end: float  # wall clock of the last sample in the window
+    seconds: float  # monotonic span since the previous window's last sample (0.0 for a lone first sample)
+    samples: int  # polls the kernel answered
+    failures: int  # polls with no answer (timeout, error)
+    last: Sample  # newest sample of the window, answered or not
+    status: AuditStatus | None  # newest answered status (None: kernel silent all window)
+    backlog_peak: int | None  # max backlog over answered samples
+    lost: int  # lost events counted in this window (resets handled)
+    lost_per_s: float | None
+    netlink_drops_per_s: float | None  # on auditd's unicast socket
+    wait_per_s: float | None  # growth of backlog_wait_time_actual, jiffies per second
+    error: str | None  # the last kernel error seen in the window, if any
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    mono: float
+    value: int
+    source: int | None = None  # a different source (a new socket inode) restarts the counter
+
+
+def _lost(sample: Sample) -> _Reading | None:
+    lost = sample.status.lost if sample.status else None
+    return None if lost is None else _Reading(sample.mono, lost)
+
+
+def _wait(sample: Sample) -> _Reading | None:
+    waited = sample.status.backlog_wait_time_actual if sample.status else None
+    return None if waited is None else _Reading(sample.mono, waited)
+
+
+def _drops(sample: Sample) -> _Reading | None:
+    socket = sample.system.auditd_socket
+    return None if socket is None else _Reading(sample.mono, socket.drops, socket.inode)
+
+
+_COUNTERS: dict[str, Callable[[Sample], _Reading | None]] = {
+    "lost": _lost, "wait": _wait, "drops": _drops,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Growth:
+    total: int
+    per_s: float | None
+    last: _Reading | None  # the baseline for the next window
+
+
+def _growth(baseline: _Reading | None, readings: list[_Reading]) -> _Growth:
+    total, seconds, previous = 0, 0.0, baseline
+    for reading in readings:
+        if previous is not None:
+            restarted = reading.source != previous.source or reading.value < previous.value
+            total += reading.value if restarted else reading.value - previous.value
+            seconds += max(reading.mono - previous.mono, 0.0)
+        previous = reading
+    return _Growth(total, total / seconds if seconds > 0 else None, previous)
+
+
+class History:
+    """Collects samples and closes a Window every `interval` seconds."""
+
+    def __init__(self, interval: float = 1.0, capacity: int = 600) -> None:
+        self.interval = interval  # settable; applies from the next window
+        self.windows: deque[Window] = deque(maxlen=capacity)
+        self.latest: Sample | None = None
+        self.last_answered: Sample | None = None  # newest sample with a status
+        self._first_mono: float | None = None
+        self._current: list[Sample] = []
+        self._deadline: float | None = None  # mono at which the current window closes
+        self._previous_last: Sample | None = None  # last sample of the previous window
+        self._baselines: dict[str, _Reading | None] = dict.fromkeys(_COUNTERS)
+
+    def add(self, sample: Sample) -> Window | None:
+        """Add one sample; return the window it closed, if it closed one."""
+        closed = None
+        if self._current and sample.mono >= self._deadline - _EPSILON:
+            closed = self._close()
+        if not self._current:
+            self._deadline = self._next_deadline(sample.mono)
+        self._current.append(sample)
+        self.latest = sample
+        if sample.status is not None:
+            self.last_answered = sample
+        if self._first_mono is None:
+            self._first_mono = sample.mono
+        return closed
+
+    def flush(self) -> Window | None:
+        """Close the current (partial) window now, if it holds any sample."""
+        if not self._current:
+            return None
+        self._deadline = None  # the grid restarts at the next sample
+        return self._close()
+
+    @property
+    def silent_seconds(self) -> float:
+        """How long the kernel has not answered (0.0 when the newest sample is answered)."""
+        if self.latest is None or self.latest.status is not None:
+            return 0.0
+        since = self.last_answered.mono if self.last_answered else self._first_mono
+        return max(self.latest.mono - since, 0.0)
+
+    def _next_deadline(self, mono: float) -> float:
+        if self._deadline is not None and mono < self._deadline + self.interval - _EPSILON:
+            return self._deadline + self.interval
+        return mono + self.interval  # first window, after a gap or a flush
+
+    def _close(self) -> Window:
+        samples, self._current = self._current, []
+        growth = {}
+        for name, read in _COUNTERS.items():
+            readings = [r for r in map(read, samples) if r is not None]
+            growth[name] = _growth(self._baselines[name], readings)
+            self._baselines[name] = growth[name].last
+        answered = [s.status for s in samples if s.status is not None]
+        first, last = samples[0], samples[-1]
+        since = self._previous_last or first
+        self._previous_last = last
+        window = Window(
+            start=first.time,
+            end=last.time,
+            seconds=max(last.mono - since.mono, 0.0),
+            samples=len(answered),
+            failures=len(samples) - len(answered),
+            last=last,
+            status=answered[-1] if answered else None,
+            backlog_peak=max((s.backlog for s in answered if s.backlog is not None), default=None),
+            lost=growth["lost"].total,
+            lost_per_s=growth["lost"].per_s,
+            netlink_drops_per_s=growth["drops"].per_s,
+            wait_per_s=growth["wait"].per_s,
+            error=next((s.error for s in reversed(samples) if s.error is not None), None),
+        )
+        self.windows.append(window)
+        return window
+
+
+def forecast_seconds_to_full(history: History, last: int = 5) -> float | None:
+    """Seconds until the backlog reaches backlog_limit if its peak keeps
+    rising as it did over the last `last` windows (least-squares slope of
+    peak against time); 0.0 when already there; None when not rising, when
+    the limit is 0 (unlimited) or when either is unknown."""
+    status = history.last_answered.status if history.last_answered else None
+    limit = status.backlog_limit if status else None
+    recent = list(history.windows)[-last:]
+    points = [(w.last.mono, w.backlog_peak) for w in recent if w.backlog_peak is not None]
+    if not limit or len(points) < 2:
+        return None
+    times, peaks = zip(*points)
+    try:
+        slope = statistics.linear_regression(times, peaks).slope
+    except statistics.StatisticsError:  # all windows at the same instant
+        return None
+    if slope <= 0:
+        return None
+    return max((limit - peaks[-1]) / slope, 0.0)

@@ -1,0 +1,92 @@
+"""`auditop status`: a readable summary for a terminal or a ticket."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+
+from auditop.core.findings import Finding
+from auditop.core.history import Window
+from auditop.core.memory import describe_backlog_memory, format_bytes
+from auditop.core.model import AuditStatus, SystemInfo
+
+FAILURE_MODES = {0: "silent", 1: "printk", 2: "PANIC"}
+ENABLED_MODES = {0: "disabled", 1: "enabled", 2: "enabled, locked"}
+
+
+def _value(value: object, suffix: str = "") -> str:
+    return "absent" if value is None else f"{value}{suffix}"
+
+
+def _rate(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f}/s"
+
+
+def status_lines(window: Window) -> list[tuple[str, str]]:
+    """(label, text) rows shared by the text summary."""
+    status: AuditStatus = window.status
+    system: SystemInfo = window.last.system
+    rows = [
+        ("audit", f"{_value(status.enabled)} ({ENABLED_MODES.get(status.enabled, '?')})"
+                  f"   failure {_value(status.failure)} "
+                  f"({FAILURE_MODES.get(status.failure, '?')})"
+                  f"   rate_limit {_value(status.rate_limit)}"),
+    ]
+    auditd = system.auditd
+    if status.pid:
+        state = f"state {auditd.state}{' (STOPPED)' if auditd.stopped else ''}" \
+            if auditd else "process not visible"
+        rows.append(("auditd", f"pid {status.pid}, {state}"))
+    else:
+        rows.append(("auditd", "no daemon registered (pid 0)"))
+    limit = status.backlog_limit
+    use = f" ({100 * window.backlog_peak / limit:.0f}% at peak)" \
+        if limit and window.backlog_peak is not None else ""
+    rows.append(("backlog", f"{_value(status.backlog)} now, peak "
+                            f"{_value(window.backlog_peak)} / limit "
+                            f"{'unlimited' if limit == 0 else _value(limit)}{use}"
+                            f" over {window.seconds:.1f} s"))
+    rows.append(("lost", f"{_value(status.lost)} total, {_rate(window.lost_per_s)}"))
+    rows.append(("waiting", f"backlog_wait_time {_value(status.backlog_wait_time)} "
+                            f"jiffies, waited {_value(status.backlog_wait_time_actual)} "
+                            f"jiffies in all ({_rate(window.wait_per_s)})"))
+    rmem = " ".join(
+        f"{name} {format_bytes(value) if value is not None else '?'}"
+        for name, value in (("rmem_default", system.rmem_default),
+                            ("rmem_max", system.rmem_max)))
+    sock = system.auditd_socket
+    sock_text = (f"   auditd socket queue {format_bytes(sock.rmem)}, drops {sock.drops} "
+                 f"({_rate(window.netlink_drops_per_s)})") if sock else ""
+    rows.append(("netlink", rmem + sock_text))
+    if system.multicast_readers:
+        rows.append(("readers", ", ".join(
+            f"portid {r.portid} queue {format_bytes(r.rmem)} drops {r.drops}"
+            for r in system.multicast_readers)))
+    mem = f" (MemTotal {format_bytes(system.mem_total)})" if system.mem_total else ""
+    rows.append(("memory", describe_backlog_memory(limit) + mem))
+    conf = system.config
+    if conf is not None:
+        plugins = ", ".join(conf.active_plugins) or "none"
+        rows.append(("auditd.conf", f"flush {conf.flush} freq {conf.freq} "
+                                    f"log_format {conf.log_format} q_depth "
+                                    f"{conf.q_depth} overflow_action "
+                                    f"{conf.overflow_action}; plugins: {plugins}"))
+    boot = system.boot
+    if boot.audit is not None or boot.audit_backlog_limit is not None:
+        rows.append(("boot", f"audit={boot.audit} "
+                             f"audit_backlog_limit={boot.audit_backlog_limit}"))
+    return rows
+
+
+def status_text(window: Window, findings: list[Finding], width: int = 80) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(window.end))
+    out = [f"auditop status  {stamp}", ""]
+    out += [f"{label:<12}{text}" for label, text in status_lines(window)]
+    out += ["", f"findings: {len(findings) or 'none'}"]
+    for finding in findings:
+        out.append(f"  {finding.severity.upper():<9}{finding.id}: {finding.title}")
+        out += textwrap.wrap(finding.detail, width - 4, initial_indent="    ",
+                             subsequent_indent="    ")
+        if finding.remedy:
+            out += ["    remedy: " + line for line in finding.remedy.splitlines()]
+    return "\n".join(out)
