@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from importlib.metadata import version
@@ -120,7 +121,8 @@ def _sample_once(window: float):
 
     source = LiveSource()
     try:
-        history = sample_windows(source, interval=window, rate_hz=DEFAULT_RATE_HZ,
+        # One window over the whole span: it closes only when sampling ends.
+        history = sample_windows(source, interval=math.inf, rate_hz=DEFAULT_RATE_HZ,
                                  duration=window, on_window=lambda w, h: None)
     finally:
         source.close()
@@ -143,7 +145,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from auditop.core.findings import DEFAULT_THRESHOLDS
+    from auditop.core.findings import DEFAULT as DEFAULT_THRESHOLDS
     from auditop.export.check import check_line
 
     history, findings = _sample_once(args.window)

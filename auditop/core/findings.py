@@ -86,12 +86,16 @@ def evaluate(history: History, thresholds: Thresholds = DEFAULT) -> list[Finding
 def _failure_panic(f: _Facts) -> Finding | None:
     if f.status is None or f.status.failure != 2:
         return None
-    peak = f.window.backlog_peak if f.window else f.status.backlog
+    limit = f.status.backlog_limit
+    if f.window:
+        now = f"The backlog peaked at {_fill(f.window.backlog_peak, limit)} in the last window."
+    else:
+        now = f"The backlog is at {_fill(f.status.backlog, limit)}."
     return Finding(
         "failure-panic", "critical", "Audit failure mode is panic",
         "The kernel's failure mode is 2 (panic): the first audit record it has to drop "
-        "(backlog over its limit, rate limit, out of memory) crashes the machine. "
-        f"Right now: {_fill(peak, f.status.backlog_limit)}. Switch to printk (-f 1) "
+        f"(backlog over its limit, rate limit, out of memory) crashes the machine. {now} "
+        "Switch to printk (-f 1) "
         "only if your security policy allows it; persist it with `-f 1` in /etc/audit/rules.d/.",
         "auditctl -f 1",
     )
@@ -208,10 +212,10 @@ def _backlog_high(f: _Facts) -> Finding | None:
     else:
         return None
     forecast = forecast_seconds_to_full(f.history)
-    trend = f" At the current trend it reaches the limit in about {forecast:.0f} s." if forecast else ""
+    trend = f" At this trend it reaches the limit in about {forecast:.0f} s." if forecast else ""
     return Finding(
         "backlog-high", severity, "Backlog is filling up",
-        f"The backlog (records waiting for auditd) reached {_fill(peak, limit)} in the last "
+        f"The backlog (records waiting for auditd) peaked at {_fill(peak, limit)} in the last "
         "window. Above the limit, every process that produces an audit record sleeps up to "
         "backlog_wait_time, and then its record is lost. auditd is not keeping up: check the "
         f"disk it writes to, its flush and log_format settings and its plugins.{trend}",
@@ -247,7 +251,7 @@ def _backlog_wait(f: _Facts) -> Finding | None:
         "HZ=250) asleep because the backlog was over its limit (backlog_wait_time_actual is "
         f"rising). Each one waits up to backlog_wait_time ({_text(budget)} jiffies) for auditd "
         "to make room, so the system feels frozen while auditd catches up."
-        + (" Records were lost as well: the wait budget ran out." if lost else ""),
+        + (" Records were lost as well: waiting was not enough." if lost else ""),
     )
 
 
@@ -258,10 +262,10 @@ def _kernel_not_answering(f: _Facts) -> Finding | None:
     return Finding(
         "kernel-not-answering", "warning",
         f"Kernel not answering for {f.history.silent_seconds:.0f} s",
-        f"The kernel has not answered auditop's status request ({latest.error}). Since kernel "
-        "5.17 any process that talks to audit while the backlog is over its limit is made to "
-        "sleep up to backlog_wait_time, auditop included: a silent kernel usually means the "
-        "backlog is full and audited processes are waiting too.",
+        f"The kernel has not answered auditop's status request ({latest.error}). On kernels "
+        "5.17 and later any process that talks to audit while the backlog is over its limit "
+        "is made to sleep up to backlog_wait_time, auditop included: a silent kernel usually "
+        "means the backlog is full and audited processes are waiting too.",
     )
 
 
@@ -324,7 +328,8 @@ def _log_format_enriched(f: _Facts) -> Finding | None:
     return Finding(
         "log-format-enriched", "info", "auditd enriches every record",
         f"{config.path} has log_format = ENRICHED: auditd looks up user, group, syscall and "
-        "address names for every record it writes, measured at about half of its CPU time. "
+        "address names for every record it writes (one report measured it at about half of "
+        "auditd's CPU time). "
         "log_format = RAW writes the numbers and leaves the lookups to `ausearch -i`.",
     )
 
@@ -390,10 +395,10 @@ def _sysctl_rmem(limits: Thresholds) -> str:
 
 def _fill(backlog: int | None, limit: int | None) -> str:
     if backlog is None or limit is None:
-        return f"backlog {_text(backlog)} of limit {_text(limit)}"
+        return f"{_text(backlog)} of the limit {_text(limit)}"
     if limit == 0:
-        return f"backlog {backlog}, limit 0 (unlimited)"
-    return f"backlog {backlog} of limit {limit} ({100 * backlog / limit:.0f}%)"
+        return f"{backlog} (limit 0: unlimited)"
+    return f"{backlog} of the limit {limit} ({100 * backlog / limit:.0f}%)"
 
 
 def _limit_text(limit: int) -> str:
@@ -411,7 +416,9 @@ def _per_s(rate: float | None) -> str:
 def _bytes(n: int | None) -> str:
     if n is None:
         return "unknown"
-    return f"{n} bytes ({n / 1024 / 1024:.1f} MiB)" if n >= 1024 * 1024 else f"{n} bytes ({n // 1024} KiB)"
+    if n >= 1024 * 1024:
+        return f"{n} bytes ({n / 1024 / 1024:.1f} MiB)"
+    return f"{n} bytes ({n // 1024} KiB)"
 
 
 def _text(value: int | None) -> str:

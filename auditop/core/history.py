@@ -20,9 +20,10 @@ consecutive readings of a counter (answered samples for `lost` and
 `backlog_wait_time_actual`, samples that show auditd's socket for the
 netlink drops), counting the step from the previous window's last reading
 into this one. A counter's first reading is only a baseline: a window that
-holds nothing but it (a lone first sample) has `lost` 0 and rates None. When a counter is unreadable (kernel
-silent, old kernel, no auditd socket) its rate is None, and the growth is
-counted when it is readable again, over the whole gap.
+holds nothing but it (a lone first sample) has `lost` 0 and rates None. When
+a counter is unreadable (kernel silent, old kernel, no auditd socket) its
+rate is None, and the growth is counted when it is readable again, over the
+whole gap.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _EPSILON = 1e-6
 class Window:
     start: float  # wall clock of the first sample in the window
     end: float  # wall clock of the last sample in the window
-    seconds: float  # monotonic span since the previous window's last sample (0.0 for a lone first sample)
+    seconds: float  # mono span since the previous window's last sample (0.0: lone first sample)
     samples: int  # polls the kernel answered
     failures: int  # polls with no answer (timeout, error)
     last: Sample  # newest sample of the window, answered or not

@@ -149,26 +149,14 @@ class AuditClient:
         self._socket.send(wire.encode_set(seq, field, value))
         self._receive(seq, None)
 
-    def _receive(self, seq: int, want_type: int | None) -> wire.Message | None:
-        """Read until the answer to `seq`: a message of `want_type`, or (when
-        want_type is None) the ACK. Stale answers to timed-out requests are
-        skipped; the kernel may send the ACK before or after the data."""
+    def _receive(self, seq: int, want_type: int | None) -> wire.Message:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
                 data = self._socket.recv(RECV_BUFFER)
             except TimeoutError:
                 raise NoAnswer(self.timeout) from None
-            for message in wire.split(data):
-                if message.seq != seq:
-                    continue
-                if message.type == wire.NLMSG_ERROR:
-                    code = wire.decode_error(message)
-                    if code < 0:
-                        raise from_errno(-code)
-                    if want_type is None:
-                        return None
-                elif message.type == want_type:
-                    return message
+            if (message := wire.answer(wire.split(data), seq, want_type)) is not None:
+                return message
             if time.monotonic() > deadline:
                 raise NoAnswer(self.timeout)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, nlmsg
 
 from auditop.core.model import SETTABLE_FIELDS, STATUS_FIELDS, AuditStatus
-from auditop.kernel.errors import ProtocolError
+from auditop.kernel.errors import ProtocolError, from_errno
 
 NETLINK_AUDIT = 9
 AUDIT_GET = 1000
@@ -138,3 +138,25 @@ def decode_error(message: Message) -> int:
     msg = audit_ack(message.data)
     msg.decode()
     return msg["error"]
+
+
+ACK = Message(NLMSG_ERROR, 0, 0, b"")  # what `answer` returns for a bare ACK
+
+
+def answer(messages: list[Message], seq: int, want_type: int | None) -> Message | None:
+    """The answer to request `seq` among `messages`, or None if it is not
+    there yet: a message of `want_type`, or ACK when want_type is None.
+    Answers to other (timed-out) requests are skipped; the kernel may send
+    an ACK before or after the data; an error reply raises AuditError."""
+    for message in messages:
+        if message.seq != seq:
+            continue
+        if message.type == NLMSG_ERROR:
+            code = decode_error(message)
+            if code < 0:
+                raise from_errno(-code)
+            if want_type is None:
+                return ACK
+        elif message.type == want_type:
+            return message
+    return None

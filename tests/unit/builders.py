@@ -30,7 +30,8 @@ HEALTHY_SYSTEM = SystemInfo(
     rmem_default=8 * 1024 * 1024,
     rmem_max=8 * 1024 * 1024,
     auditd=AuditdProcess(pid=AUDITD_PID, name="auditd", state="S", start_time=EPOCH - 3600),
-    auditd_socket=NetlinkSocketRow(portid=AUDITD_PID, groups=0, rmem=0, drops=0, inode=SOCKET_INODE),
+    auditd_socket=NetlinkSocketRow(
+        portid=AUDITD_PID, groups=0, rmem=0, drops=0, inode=SOCKET_INODE),
     config=HEALTHY_CONFIG,
 )
 

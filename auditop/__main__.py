@@ -1,0 +1,5 @@
+import sys
+
+from auditop.cli import main
+
+sys.exit(main())

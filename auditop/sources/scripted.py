@@ -1,0 +1,276 @@
+"""A deterministic source for tests, screenshots and demos.
+
+ScriptedSource plays a script of Samples (a list, or a function step ->
+Sample), records every set() in `.writes`, can be told to fail set() with a
+given AuditError, and can be held "asleep in the kernel" with `block()` /
+`unblock()` the way a real kernel holds a poller while the backlog is full.
+
+The scenario builders below produce realistic, seeded, fully deterministic
+Samples (time = EPOCH + step * period) for the states auditop must show:
+healthy, overflow with lost events, failure = 2, auditd stopped or not
+running, audit disabled, audit locked. No pyroute2 here: this module imports
+only pure modules.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import replace
+from typing import Callable, Sequence
+
+from auditop.core.model import (AuditdConfig, AuditdProcess, AuditStatus, NetlinkSocketRow,
+                                Sample, SystemInfo)
+from auditop.kernel.errors import AuditError
+from auditop.kernel.results import SetResult
+
+Script = Callable[[int], Sample]
+
+EPOCH = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: the wall clock of step 0
+PERIOD = 0.1  # seconds between scripted steps (10 Hz, the default sampling rate)
+AUDITD_PID = 812
+SOCKET_INODE = 40_000
+SMALL_RMEM = 212_992  # a fresh kernel's net.core.rmem_default
+
+
+class ScriptedSource:
+    """A Source that plays `script` step by step.
+
+    `restamp` (default) gives each polled sample the real wall and monotonic
+    clocks, so it mixes with the sampler's own stall samples; turn it off to
+    keep the script's times. set() changes the field in every later sample
+    and returns what was asked for as read back (`readback` overrides that,
+    to simulate a kernel that clamps a value).
+    """
+
+    def __init__(self, script: Sequence[Sample] | Script, *, restamp: bool = True,
+                 set_error: AuditError | None = None,
+                 readback: dict[str, int] | None = None) -> None:
+        if not callable(script):
+            samples = list(script)
+            if not samples:
+                raise ValueError("a script needs at least one sample")
+            script = _from_list(samples)
+        self._script = script
+        self._restamp = restamp
+        self.set_error = set_error  # raised by every set() while not None
+        self.readback = dict(readback or {})
+        self.writes: list[tuple[str, int]] = []  # every set() asked for, in order
+        self.overrides: dict[str, int] = {}  # fields changed by set(), applied to later polls
+        self.polls = 0
+        self.closed = False
+        self._awake = threading.Event()
+        self._awake.set()
+        self._lock = threading.Lock()
+
+    # -- simulating the kernel holding the poller ------------------------------
+
+    def block(self) -> None:
+        """Make every poll from now on wait until unblock() (or close())."""
+        self._awake.clear()
+
+    def unblock(self) -> None:
+        self._awake.set()
+
+    @property
+    def blocked(self) -> bool:
+        return not self._awake.is_set()
+
+    # -- the Source protocol -----------------------------------------------------
+
+    def poll(self) -> Sample:
+        self._awake.wait()
+        with self._lock:
+            step, self.polls = self.polls, self.polls + 1
+            sample = self._script(step)
+            if sample.status is not None and self.overrides:
+                sample = replace(sample, status=replace(sample.status, **self.overrides))
+        if self._restamp:
+            sample = replace(sample, time=time.time(), mono=time.monotonic())
+        return sample
+
+    def set(self, field: str, value: int) -> SetResult:
+        with self._lock:
+            self.writes.append((field, value))
+            if self.set_error is not None:
+                raise self.set_error
+            old = self._current(field)
+            new = self.readback.get(field, value)
+            self.overrides[field] = new
+        return SetResult(field=field, old=old, requested=value, new=new)
+
+    def close(self) -> None:
+        self.closed = True
+        self._awake.set()  # a blocked poll returns, as a closed socket would make it
+
+    def _current(self, field: str) -> int | None:
+        if field in self.overrides:
+            return self.overrides[field]
+        status = self._script(max(self.polls - 1, 0)).status
+        return getattr(status, field) if status is not None else None
+
+
+def _from_list(samples: list[Sample]) -> Script:
+    """Play the list, then repeat its last sample with the clock moving on."""
+    def step(n: int) -> Sample:
+        if n < len(samples):
+            return samples[n]
+        last = samples[-1]
+        extra = (n - len(samples) + 1) * PERIOD
+        return replace(last, time=last.time + extra, mono=last.mono + extra)
+    return step
+
+
+# -- scenarios --------------------------------------------------------------------
+
+HEALTHY_STATUS = AuditStatus(
+    enabled=1, failure=1, pid=AUDITD_PID, rate_limit=0, backlog_limit=8192, lost=0,
+    backlog=0, feature_bitmap=0x7F, backlog_wait_time=60000, backlog_wait_time_actual=0)
+HEALTHY_CONFIG = AuditdConfig(
+    path="/etc/audit/auditd.conf", flush="incremental_async", freq=50, log_format="raw",
+    q_depth=2000, overflow_action="syslog", priority_boost=4, active_plugins=("af_unix",))
+AUDITD = AuditdProcess(pid=AUDITD_PID, name="auditd", state="S", start_time=EPOCH - 3600)
+HEALTHY_SYSTEM = SystemInfo(
+    rmem_default=8 * 1024 * 1024, rmem_max=8 * 1024 * 1024, auditd=AUDITD,
+    auditd_socket=NetlinkSocketRow(portid=AUDITD_PID, groups=0, rmem=0, drops=0,
+                                   inode=SOCKET_INODE),
+    config=HEALTHY_CONFIG, mem_total=8 * 1024**3)
+
+
+def _sample(step: int, status: AuditStatus | None, system: SystemInfo,
+            error: str | None = None) -> Sample:
+    mono = step * PERIOD
+    return Sample(time=EPOCH + mono, mono=mono, status=status, system=system, error=error,
+                  poll_seconds=0.0002)
+
+
+def _socket(rmem: int, drops: int) -> NetlinkSocketRow:
+    return NetlinkSocketRow(portid=AUDITD_PID, groups=0, rmem=rmem, drops=drops,
+                            inode=SOCKET_INODE)
+
+
+def _noise(seed: int, count: int, low: int, high: int) -> list[int]:
+    rng = random.Random(seed)
+    return [rng.randint(low, high) for _ in range(count)]
+
+
+def healthy(seed: int = 1) -> Script:
+    """auditd keeps up: a backlog of a few records, nothing lost."""
+    noise = _noise(seed, 997, 0, 40)
+
+    def step(n: int) -> Sample:
+        backlog = noise[n % len(noise)]
+        status = replace(HEALTHY_STATUS, backlog=backlog)
+        system = replace(HEALTHY_SYSTEM, auditd_socket=_socket(backlog * 300, 0))
+        return _sample(n, status, system)
+    return step
+
+
+def overflow(seed: int = 2, limit: int = 1024) -> Script:
+    """A 150 ms flood once a second fills a small backlog and loses records;
+    auditd's socket (rmem_default 208 KiB) is overrun and processes wait."""
+    noise = _noise(seed, 997, 0, 30)
+    base = replace(HEALTHY_STATUS, backlog_limit=limit, backlog_wait_time=0)
+    system = replace(HEALTHY_SYSTEM, rmem_default=SMALL_RMEM, rmem_max=SMALL_RMEM * 2,
+                     config=replace(HEALTHY_CONFIG, flush="sync"))
+
+    def step(n: int) -> Sample:
+        second, tick = divmod(n, 10)
+        flood = tick in (3, 4)  # 150 ms of the second (two 100 ms steps see it)
+        # From the fifth second on the floods start; each costs ~1800 records.
+        active = second >= 5
+        bursts = max(0, second - 5) + (1 if active and tick >= 4 else 0)
+        lost = bursts * (1500 + 37 * (bursts % 7))
+        drops = bursts * 64
+        waited = bursts * 150
+        backlog = limit + 1 if active and flood else noise[n % len(noise)] + (
+            limit // 3 if active and tick == 5 else 0)
+        status = replace(base, backlog=backlog, lost=lost, backlog_wait_time_actual=waited)
+        sysnow = replace(system, auditd_socket=_socket(
+            SMALL_RMEM - 512 if active and flood else backlog * 200, drops))
+        return _sample(n, status, sysnow)
+    return step
+
+
+def panic_mode(seed: int = 3, limit: int = 8192) -> Script:
+    """failure = 2 (panic on the first lost record) while the backlog climbs
+    steadily towards its limit: time to panic."""
+    noise = _noise(seed, 997, 0, 60)
+
+    def step(n: int) -> Sample:
+        backlog = min(limit - 1, 20 * n + noise[n % len(noise)])  # +200 records a second
+        status = replace(HEALTHY_STATUS, failure=2, backlog_limit=limit, backlog=backlog)
+        system = replace(HEALTHY_SYSTEM, auditd_socket=_socket(SMALL_RMEM // 2, 0))
+        return _sample(n, status, system)
+    return step
+
+
+def auditd_stopped(seed: int = 4, limit: int = 64) -> Script:
+    """auditd got SIGSTOP: the backlog sits at limit + 1 and lost climbs."""
+    stopped = replace(AUDITD, state="T")
+
+    def step(n: int) -> Sample:
+        status = replace(HEALTHY_STATUS, backlog_limit=limit, backlog=limit + 1,
+                         lost=n * 900, backlog_wait_time=0)
+        system = replace(HEALTHY_SYSTEM, auditd=stopped, rmem_default=SMALL_RMEM,
+                         auditd_socket=_socket(SMALL_RMEM - 256, n * 40))
+        return _sample(n, status, system)
+    return step
+
+
+def auditd_not_running(seed: int = 5) -> Script:
+    """Auditing is on but no auditd is registered (pid 0)."""
+    def step(n: int) -> Sample:
+        status = replace(HEALTHY_STATUS, pid=0, backlog=min(n, 64), backlog_limit=64)
+        system = replace(HEALTHY_SYSTEM, auditd=None, auditd_socket=None, config=None,
+                         rmem_default=SMALL_RMEM)
+        return _sample(n, status, system)
+    return step
+
+
+def disabled(seed: int = 6) -> Script:
+    """Kernel auditing is off (enabled 0), as on a fresh machine."""
+    def step(n: int) -> Sample:
+        status = replace(HEALTHY_STATUS, enabled=0, pid=0, backlog_limit=64,
+                         backlog_wait_time=15000)
+        system = replace(HEALTHY_SYSTEM, auditd=None, auditd_socket=None, config=None,
+                         rmem_default=SMALL_RMEM)
+        return _sample(n, status, system)
+    return step
+
+
+def locked(seed: int = 7) -> Script:
+    """enabled = 2: the configuration cannot change until reboot."""
+    base = healthy(seed)
+
+    def step(n: int) -> Sample:
+        sample = base(n)
+        return replace(sample, status=replace(sample.status, enabled=2))
+    return step
+
+
+SCENARIOS: dict[str, Callable[..., Script]] = {
+    "healthy": healthy,
+    "overflow": overflow,
+    "panic": panic_mode,
+    "auditd-stopped": auditd_stopped,
+    "auditd-not-running": auditd_not_running,
+    "disabled": disabled,
+    "locked": locked,
+}
+
+
+def samples(scenario: str | Script, seconds: float, period: float = PERIOD) -> list[Sample]:
+    """The first `seconds` of a scenario as a list (for preloading a History)."""
+    script = SCENARIOS[scenario]() if isinstance(scenario, str) else scenario
+    count = round(seconds / period)
+    return [script(n) for n in range(count)]
+
+
+def silence(after: Sample, seconds: float, error: str | None = None) -> Sample:
+    """The stall sample a consumer records when the kernel has not answered
+    for `seconds` after `after` (the last answered sample)."""
+    return replace(after, time=after.time + seconds, mono=after.mono + seconds, status=None,
+                   error=error or f"kernel not answering for {seconds:.1f} s",
+                   poll_seconds=seconds)
