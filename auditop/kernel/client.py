@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import itertools
 import queue
+import socket
 import threading
 import time
 from typing import Callable, TypeVar
@@ -35,16 +36,21 @@ DEFAULT_TIMEOUT = 2.0
 
 
 class AuditClient:
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, guarded: bool = True) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, guarded: bool = True,
+                 sock: socket.socket | None = None) -> None:
+        """`sock` replaces the kernel socket (tests script the kernel's bytes)."""
         self.timeout = timeout
-        try:
-            self._netlink = NetlinkSocket(family=wire.NETLINK_AUDIT)
-            self._netlink.bind()
-        except OSError as exc:
-            raise from_errno(exc.errno or errno.EIO) from exc
-        # pyroute2 made and bound the socket; requests go straight through it,
-        # since pyroute2's asyncio request path costs ~3x the round trip itself.
-        self._socket = self._netlink.asyncore.socket
+        self._netlink = None
+        if sock is None:
+            try:
+                self._netlink = NetlinkSocket(family=wire.NETLINK_AUDIT)
+                self._netlink.bind()
+            except OSError as exc:
+                raise from_errno(exc.errno or errno.EIO) from exc
+            # pyroute2 made and bound the socket; requests go straight through
+            # it, as its asyncio request path costs ~3x the round trip itself.
+            sock = self._netlink.asyncore.socket
+        self._socket = sock
         self._socket.settimeout(timeout)
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
@@ -85,7 +91,8 @@ class AuditClient:
     def close(self) -> None:
         if self._guarded:
             self._requests.put(None)
-        self._netlink.close()
+        if self._netlink is not None:
+            self._netlink.close()
 
     def __enter__(self) -> AuditClient:
         return self

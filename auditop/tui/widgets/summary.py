@@ -1,0 +1,229 @@
+"""The header: a title line, top-like summary rows and a one-line banner.
+
+Each widget is a thin wrapper around a pure function View -> Content, so
+tests check the words without running an app. Severity is always spelled
+out (PANIC, STOPPED, LOST ...), never shown by colour alone, so NO_COLOR
+and monochrome terminals lose nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.markup import escape
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from auditop.core.memory import format_bytes
+from auditop.core.findings import DEFAULT as THRESHOLDS
+from auditop.tui.view import View
+
+LABEL = 8  # width of the row labels ("backlog ")
+FAILURE_MODES = {0: "silent", 1: "printk", 2: "PANIC"}
+
+
+def clock_text(seconds: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
+def _n(value: object) -> str:
+    return "?" if value is None else str(value)
+
+
+def _rate(value: float | None) -> str:
+    if value is None:
+        return "?/s"
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k/s"
+    return f"{value:.0f}/s" if value >= 10 or value == 0 else f"{value:.1f}/s"
+
+
+def _pct(value: int | None, limit: int | None) -> str:
+    if value is None or not limit:
+        return ""
+    return f" ({100 * value / limit:.0f}%)"
+
+
+def _fill_style(value: int | None, limit: int | None) -> str:
+    if value is None or not limit:
+        return ""
+    if value >= THRESHOLDS.backlog_critical * limit:
+        return "$error b"
+    if value >= THRESHOLDS.backlog_warning * limit:
+        return "$warning b"
+    return ""
+
+
+def _item(text: str, style: str = "") -> Content:
+    return Content.from_markup(f"[{style}]{escape(text)}[/]" if style else escape(text))
+
+
+def title_content(view: View) -> Content:
+    """`auditop  12:00:01  window 1 s @ 10 Hz  PAUSED  STALE  changes off: ...`"""
+    parts = [_item("auditop", "b"), _item(clock_text(view.now)),
+             _item(f"window {view.interval:g} s @ {view.sample_rate:g} Hz")]
+    if view.paused:
+        parts.append(_item(" PAUSED ", "reverse b"))
+    if view.stale:
+        parts.append(_item(" STALE ", "reverse $warning"))
+    if view.read_only:
+        parts.append(_item("read-only", "$warning"))
+    elif view.blocked:
+        parts.append(_item(f"changes off: {view.blocked}", "$warning"))
+    return Content("  ").join(parts)
+
+
+def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
+    """(label, items) rows; the widget flows the items to the width it has."""
+    status, system, window = view.status, view.system, view.window
+    if status is None:
+        waiting = ("waiting for the kernel's first answer" if not view.silent_error
+                   else view.silent_error)
+        return [("audit", [_item(waiting, "$warning")])]
+    enabled = {0: ("enabled 0 (OFF: no records)", "$warning b"), 1: ("enabled 1 (on)", ""),
+               2: ("enabled 2 (on, LOCKED)", "$warning b")}.get(
+        status.enabled, (f"enabled {_n(status.enabled)}", ""))
+    failure_name = FAILURE_MODES.get(status.failure, "?")
+    failure = _item(f"failure {_n(status.failure)} ({failure_name})",
+                    "reverse b $error" if status.failure == 2 else "")
+    audit = [_item(*enabled), failure, _item(f"rate_limit {_n(status.rate_limit)}"),
+             _auditd(view)]
+
+    limit = status.backlog_limit
+    limit_text = "unlimited" if limit == 0 else _n(limit)
+    peak = window.backlog_peak if window else None
+    backlog = [
+        _item(f"{_n(status.backlog)} / {limit_text}{_pct(status.backlog, limit)}",
+              _fill_style(status.backlog, limit)),
+        _item(f"peak {_n(peak)}{_pct(peak, limit)} in {view.interval:g} s",
+              _fill_style(peak, limit)),
+        _item(f"backlog_wait_time {_n(status.backlog_wait_time)} j"),
+    ]
+    wait_rate = window.wait_per_s if window else None
+    backlog.append(_item(f"waiting {_rate(wait_rate)} j" if wait_rate else "nobody waiting",
+                         "$warning b" if wait_rate else ""))
+
+    lost_rate = window.lost_per_s if window else None
+    lost = [_item(f"{_n(status.lost)} total, {_rate(lost_rate)}",
+                  "$error b" if lost_rate else "")]
+    if lost_rate:
+        lost.append(_item("LOSING RECORDS", "reverse b $error"))
+    return [("audit", audit), ("backlog", backlog), ("lost", lost),
+            ("netlink", _netlink(view))]
+
+
+def _auditd(view: View) -> Content:
+    status, system = view.status, view.system
+    process = system.auditd if system else None
+    if not status.pid:
+        return _item("auditd NOT RUNNING (pid 0)",
+                     "$error b" if status.enabled in (1, 2) else "$warning")
+    if process is None:
+        return _item(f"auditd pid {status.pid} (process not visible)")
+    if process.stopped:
+        return _item(f"auditd pid {status.pid} STOPPED ({process.state})", "reverse b $error")
+    return _item(f"auditd pid {status.pid} {process.state} (running)")
+
+
+def _netlink(view: View) -> list[Content]:
+    system, window = view.system, view.window
+    rmem = system.rmem_default if system else None
+    items = [_item(f"rmem_default {format_bytes(rmem) if rmem is not None else '?'}",
+                   "$warning" if rmem is not None and rmem < THRESHOLDS.rmem_default else "")]
+    sock = system.auditd_socket if system else None
+    if sock is None:
+        items.append(_item("auditd socket: none"))
+    else:
+        drops = window.netlink_drops_per_s if window else None
+        items.append(_item(f"auditd socket queue {format_bytes(sock.rmem)}"))
+        items.append(_item(f"drops {sock.drops} ({_rate(drops)})",
+                           "$warning b" if drops else ""))
+    return items
+
+
+def flow(rows: list[tuple[str, list[Content]]], width: int) -> Content:
+    """Lay out rows as `label  item  item ...`, wrapping items (never words
+    inside an item) under the label column when the width runs out."""
+    lines: list[Content] = []
+    indent = Content(" " * LABEL)
+    for label, items in rows:
+        line = Content.from_markup(f"[b]{escape(label):<{LABEL}}[/]")
+        used, first = LABEL, True
+        for item in items:
+            need = item.cell_length + (0 if first else 2)
+            if not first and used + need > width:
+                lines.append(line)
+                line, used, first = indent, LABEL, True
+                need = item.cell_length
+            line = line + (item if first else Content("  ") + item)
+            used += need
+            first = False
+        lines.append(line)
+    return Content("\n").join(lines)
+
+
+def summary_content(view: View, width: int = 80) -> Content:
+    return flow(summary_rows(view), width)
+
+
+def banner_content(view: View) -> Content:
+    """One line for the most urgent thing: silence, a forecast, panic mode."""
+    if view.stale:
+        since = (f" since {clock_text(view.window.last.time)}"
+                 if view.window and view.window.status else "")
+        return _item(f"!! kernel not answering for {view.silent_for:.0f} s: the values "
+                     f"shown are stale{since}. Keys still work.", "reverse b $warning")
+    if view.status is None:
+        return Content("")
+    limit = view.status.backlog_limit
+    if view.forecast is not None:
+        when = "AT the limit now" if view.forecast < 1 else \
+            f"reaches the limit {limit} in ~{_duration(view.forecast)} at the current slope"
+        if view.panic:
+            return _item(f"!! backlog rising: {when}. failure = 2 panics the machine on "
+                         "the first lost record: time to panic.", "reverse b $error")
+        return _item(f"! backlog rising: {when}", "b $warning")
+    if view.panic:
+        return _item("! failure = 2: the first lost record panics the machine", "b $error")
+    if view.window is None:
+        return _item("collecting the first window...", "$text-muted")
+    return _item("backlog not rising", "$text-muted")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class ViewWidget(Widget):
+    """Renders `view` with a pure function; refreshes only when it changes."""
+
+    view: reactive[View | None] = reactive(None, layout=True, always_update=True)
+
+    def render_view(self, view: View) -> Content:
+        raise NotImplementedError
+
+    def render(self) -> Content:
+        return Content("") if self.view is None else self.render_view(self.view)
+
+
+class TitleBar(ViewWidget):
+    def render_view(self, view: View) -> Content:
+        return title_content(view)
+
+
+class Summary(ViewWidget):
+    def render_view(self, view: View) -> Content:
+        return summary_content(view, self.size.width or 80)
+
+    def watch_view(self, view: View | None) -> None:
+        self.set_class(bool(view and view.stale), "-stale")
+
+
+class Banner(ViewWidget):
+    def render_view(self, view: View) -> Content:
+        return banner_content(view)
