@@ -14,6 +14,7 @@ whose consumer watches how long a poll takes, should use one: the Sampler.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import itertools
 import queue
@@ -41,10 +42,10 @@ class AuditClient:
         """`sock` replaces the kernel socket (tests script the kernel's bytes)."""
         self.timeout = timeout
         self._netlink = None
+        self._private_loop = None  # pyroute2's loop, when made on a helper thread
         if sock is None:
             try:
-                self._netlink = NetlinkSocket(family=wire.NETLINK_AUDIT)
-                self._netlink.bind()
+                self._netlink, self._private_loop = _outside_event_loop(_open_netlink)
             except OSError as exc:
                 raise from_errno(exc.errno or errno.EIO) from exc
             # pyroute2 made and bound the socket; requests go straight through
@@ -93,6 +94,8 @@ class AuditClient:
             self._requests.put(None)
         if self._netlink is not None:
             self._netlink.close()
+        if self._private_loop is not None and not self._private_loop.is_closed():
+            self._private_loop.close()  # its thread is gone; pyroute2 cannot close it
 
     def __enter__(self) -> AuditClient:
         return self
@@ -167,3 +170,42 @@ class AuditClient:
                 return message
             if time.monotonic() > deadline:
                 raise NoAnswer(self.timeout)
+
+
+def _open_netlink() -> NetlinkSocket:
+    netlink = NetlinkSocket(family=wire.NETLINK_AUDIT)
+    try:
+        netlink.bind()
+    except BaseException:
+        netlink.close()
+        raise
+    return netlink
+
+
+def _outside_event_loop(make: Callable[[], NetlinkSocket]
+                        ) -> tuple[NetlinkSocket, asyncio.AbstractEventLoop | None]:
+    """pyroute2's synchronous socket sets itself up with run_until_complete()
+    on an event loop of its own, which fails ("This event loop is already
+    running") in a thread whose asyncio loop is running: an async test, an
+    app's handler. There, build it on a short-lived thread, and hand back the
+    loop pyroute2 made on that thread so close() can close it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return make(), None
+    result: dict[str, object] = {}
+
+    def build() -> None:
+        try:
+            netlink = make()
+            result["loop"] = getattr(netlink.asyncore.local, "event_loop", None)
+            result["value"] = netlink
+        except BaseException as exc:  # re-raised in the caller's thread below
+            result["error"] = exc
+
+    thread = threading.Thread(target=build, name="auditop-netlink-open")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"], result["loop"]

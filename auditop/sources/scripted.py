@@ -171,6 +171,9 @@ def overflow(seed: int = 2, limit: int = 1024) -> Script:
     """A 150 ms flood once a second fills a small backlog and loses records;
     auditd's socket (rmem_default 208 KiB) is overrun and processes wait."""
     noise = _noise(seed, 997, 0, 30)
+    costs = [0]  # lost after k floods: each flood loses 1500-1722 records
+    for k in range(4000):
+        costs.append(costs[-1] + 1500 + 37 * (k % 7))
     base = replace(HEALTHY_STATUS, backlog_limit=limit, backlog_wait_time=0)
     system = replace(HEALTHY_SYSTEM, rmem_default=SMALL_RMEM, rmem_max=SMALL_RMEM * 2,
                      config=replace(HEALTHY_CONFIG, flush="sync"))
@@ -181,7 +184,7 @@ def overflow(seed: int = 2, limit: int = 1024) -> Script:
         # From the fifth second on the floods start; each costs ~1800 records.
         active = second >= 5
         bursts = max(0, second - 5) + (1 if active and tick >= 4 else 0)
-        lost = bursts * (1500 + 37 * (bursts % 7))
+        lost = costs[min(bursts, len(costs) - 1)]
         drops = bursts * 64
         waited = bursts * 150
         backlog = limit + 1 if active and flood else noise[n % len(noise)] + (

@@ -15,7 +15,9 @@ from auditop.core.history import History, Window, forecast_seconds_to_full
 from auditop.core.model import AuditStatus, SystemInfo
 
 # Beyond this a "rising" backlog is noise, not a forecast worth a line.
-FORECAST_HORIZON = 3600.0
+FORECAST_HORIZON = 900.0
+# ...and a backlog below this fraction of its limit is not worth one either.
+FORECAST_MIN_FILL = 0.05
 CHART_WINDOWS = 240  # windows kept for the charts (wider than any terminal)
 
 
@@ -24,7 +26,7 @@ class View:
     now: float  # wall clock (the app's injectable clock)
     status: AuditStatus | None  # newest answered status
     system: SystemInfo | None  # newest sample's system info
-    window: Window | None  # newest closed window
+    window: Window | None  # newest closed window in which the kernel answered
     windows: tuple[Window, ...]  # recent closed windows, oldest first
     findings: tuple[Finding, ...]
     forecast: float | None  # seconds until the backlog reaches its limit, if rising
@@ -36,6 +38,7 @@ class View:
     read_only: bool
     blocked: str | None  # why changes are unavailable, if they are
     found_limit: int | None  # backlog_limit when auditop started
+    answered_at: float | None = None  # wall clock of the newest answer
 
     @property
     def stale(self) -> bool:
@@ -51,15 +54,20 @@ def build_view(history: History, findings: list[Finding], *, now: float, paused:
                found_limit: int | None) -> View:
     latest = history.latest
     windows = tuple(history.windows)[-CHART_WINDOWS:]
+    answered = [w for w in windows if w.status is not None]
+    status = history.last_answered.status if history.last_answered else None
+    peak = answered[-1].backlog_peak if answered else None
     forecast = forecast_seconds_to_full(history)
-    if forecast is not None and forecast > FORECAST_HORIZON:
+    if forecast is not None and (forecast > FORECAST_HORIZON or not status or
+                                 not status.backlog_limit or peak is None or
+                                 peak < FORECAST_MIN_FILL * status.backlog_limit):
         forecast = None
     silent = latest is not None and latest.status is None
     return View(
         now=now,
-        status=history.last_answered.status if history.last_answered else None,
+        status=status,
         system=latest.system if latest else None,
-        window=windows[-1] if windows else None,
+        window=answered[-1] if answered else None,
         windows=windows,
         findings=tuple(findings),
         forecast=forecast,
@@ -71,4 +79,5 @@ def build_view(history: History, findings: list[Finding], *, now: float, paused:
         read_only=read_only,
         blocked=blocked,
         found_limit=found_limit,
+        answered_at=history.last_answered.time if history.last_answered else None,
     )

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from auditop.core.memory import describe_backlog_memory
+from auditop.core.memory import backlog_memory, describe_backlog_memory, format_bytes
 from auditop.core.settings import DESCRIPTIONS
 
 RULES_FILE = "/etc/audit/rules.d/audit.rules"
@@ -27,6 +27,14 @@ class Proposal:
     why: str  # "double", "halve", "exact value", "restore the value found at start"
 
 
+def memory_text(limit: int | None) -> str:
+    estimate = backlog_memory(limit)
+    if estimate is None:
+        return describe_backlog_memory(limit)
+    typical, worst = estimate
+    return f"~{format_bytes(typical)} typical, up to {format_bytes(worst)}"
+
+
 def proposal_content(p: Proposal) -> Content:
     """The dialog's text (pure, for tests)."""
     old = "?" if p.old is None else str(p.old)
@@ -38,10 +46,8 @@ def proposal_content(p: Proposal) -> Content:
         Content(""),
     ]
     if p.field == "backlog_limit":
-        lines.append(Content(f"Memory when full: {describe_backlog_memory(p.new)}"))
-        if p.old:
-            lines.append(Content.styled(f"  (now: {describe_backlog_memory(p.old)})",
-                                        "$text-muted"))
+        lines.append(Content(f"memory when full: {memory_text(p.new)}"))
+        lines.append(Content.styled(f"  now: {memory_text(p.old)}", "$text-muted"))
         lines += [
             Content(""),
             Content("A live change lasts until reboot, or until the rules are reloaded "
@@ -72,7 +78,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.proposal = proposal
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog"):
+        with VerticalScroll(id="dialog", classes="dialog"):
             yield Static(proposal_content(self.proposal), id="confirm-text")
 
     def on_mount(self) -> None:

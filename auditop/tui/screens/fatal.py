@@ -43,4 +43,4 @@ class FatalScreen(Screen[None]):
             yield Static(fatal_content(self.error), id="fatal-text")
 
     def action_quit_fatal(self) -> None:
-        self.app.exit(self.error.exit_code)
+        self.app.exit(return_code=self.error.exit_code)

@@ -89,7 +89,8 @@ def backlog_chart(view: View) -> Chart:
         scale = f"full = {compact(top)} ({'unlimited' if limit == 0 else 'no limit known'})"
     at_limit = bool(limit) and newest is not None and newest >= limit
     pct = f" ({100 * newest / limit:.0f}%)" if limit and newest is not None else ""
-    return Chart(f"backlog peak / {view.interval:g} s", scale, f"now {compact(newest)}{pct}",
+    now = "now ?" if newest is None else f"now {newest if newest < 100_000 else compact(newest)}"
+    return Chart(f"backlog peak / {view.interval:g} s", scale, f"{now}{pct}",
                  peaks, top, "$error" if at_limit else "$primary")
 
 
@@ -98,25 +99,25 @@ def rate_chart(view: View, name: str, attribute: str) -> Chart:
     top = max((r for r in rates if r is not None), default=0.0)
     newest = rates[-1] if rates else None
     alarming = bool(newest)
-    return Chart(name, f"full = {compact(top)}/s" if top else "all zero",
-                 f"now {compact(newest)}/s", rates, top or 1.0,
+    return Chart(name, f"full = {compact(top)}/s" if top else "full = 1/s (all 0)",
+                 f"now {compact(newest)}", rates, top or 1.0,
                  ("$error" if attribute == "lost_per_s" else "$warning") if alarming
                  else "$primary")
 
 
 def lost_chart(view: View) -> Chart:
-    return rate_chart(view, "lost / s", "lost_per_s")
+    return rate_chart(view, "lost/s", "lost_per_s")
 
 
 def drops_chart(view: View) -> Chart:
-    return rate_chart(view, "netlink drops / s", "netlink_drops_per_s")
+    return rate_chart(view, "drops/s", "netlink_drops_per_s")
 
 
 def chart_content(chart: Chart, width: int, height: int) -> Content:
     """Label column (name, scale, newest value) then the bars."""
     labels = [chart.name, chart.scale, chart.now][:height]
-    if height < 3 and len(labels) >= 2:  # two rows: name + newest value, scale last
-        labels = [f"{chart.name}", f"{chart.now}, {chart.scale}"][:height]
+    if height < 3:  # name and newest value, then the scale
+        labels = [f"{chart.name}  {chart.now}", chart.scale][:height]
     plot_width = max(width - LABEL_WIDTH - 1, 0)
     rows = bars(list(chart.values), plot_width, height, chart.top)
     lines = []
@@ -146,15 +147,18 @@ def plot_backlog(view: View, width: int, height: int) -> str:
         xs = [(i - count + 1) * view.interval for i, _ in points]
         plt.plot(xs, [v for _, v in points], marker="braille")
         plt.xlim(min(xs[0], -view.interval), 0)
+        ticks = sorted({round(xs[0]), round(xs[0] / 2), 0})
+        plt.xticks(ticks, [f"{t:g}s" for t in ticks])
     if limit:
         plt.hline(limit)
     top = max([v for _, v in points] + [limit or 0, 1])
     plt.ylim(0, top * 1.08)
-    plt.title(f"{chart.name}: {chart.now}, limit {limit if limit else 'none'} "
-              f"(line); seconds ago")
-    text = _ANSI.sub("", plt.build())
+    yticks = sorted({0, round(top / 2), limit or round(top)})
+    plt.yticks(yticks, [str(t) for t in yticks])
+    plt.title(f"{chart.name}  {chart.now}  limit {limit if limit else 'none'} (line)")
+    lines = _ANSI.sub("", plt.build()).splitlines()[:height]
     plt.clf()
-    return text
+    return "\n".join(lines + [""] * (height - len(lines)))
 
 
 class Charts(Widget):
@@ -167,7 +171,7 @@ class Charts(Widget):
         view = self.view
         if view is None:
             return Content("")
-        width, height = self.size.width or 80, self.size.height or 7
+        width, height = self.content_size.width or 78, self.content_size.height or 7
         charts = [backlog_chart(view), lost_chart(view), drops_chart(view)]
         if height >= PLOT_MIN_HEIGHT + 4:  # plotext for the backlog, 2 rows each for the rest
             rest = height - 4

@@ -93,23 +93,21 @@ def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
     limit = status.backlog_limit
     limit_text = "unlimited" if limit == 0 else _n(limit)
     peak = window.backlog_peak if window else None
+    lost_rate = window.lost_per_s if window else None
     backlog = [
         _item(f"{_n(status.backlog)} / {limit_text}{_pct(status.backlog, limit)}",
               _fill_style(status.backlog, limit)),
         _item(f"peak {_n(peak)}{_pct(peak, limit)} in {view.interval:g} s",
               _fill_style(peak, limit)),
-        _item(f"backlog_wait_time {_n(status.backlog_wait_time)} j"),
+        _item(f"LOST {_n(status.lost)} (+{_rate(lost_rate)})" if lost_rate else
+              f"lost {_n(status.lost)} (+{_rate(lost_rate)})",
+              "reverse b $error" if lost_rate else ""),
     ]
     wait_rate = window.wait_per_s if window else None
-    backlog.append(_item(f"waiting {_rate(wait_rate)} j" if wait_rate else "nobody waiting",
-                         "$warning b" if wait_rate else ""))
-
-    lost_rate = window.lost_per_s if window else None
-    lost = [_item(f"{_n(status.lost)} total, {_rate(lost_rate)}",
-                  "$error b" if lost_rate else "")]
-    if lost_rate:
-        lost.append(_item("LOSING RECORDS", "reverse b $error"))
-    return [("audit", audit), ("backlog", backlog), ("lost", lost),
+    wait = [_item(f"backlog_wait_time {_n(status.backlog_wait_time)} j"),
+            _item(f"processes waited {_rate(wait_rate)} j" if wait_rate else "nobody waiting",
+                  "$warning b" if wait_rate else "")]
+    return [("audit", audit), ("backlog", backlog), ("wait", wait),
             ("netlink", _netlink(view))]
 
 
@@ -120,10 +118,11 @@ def _auditd(view: View) -> Content:
         return _item("auditd NOT RUNNING (pid 0)",
                      "$error b" if status.enabled in (1, 2) else "$warning")
     if process is None:
-        return _item(f"auditd pid {status.pid} (process not visible)")
+        return _item(f"auditd {status.pid} (process not visible)")
     if process.stopped:
-        return _item(f"auditd pid {status.pid} STOPPED ({process.state})", "reverse b $error")
-    return _item(f"auditd pid {status.pid} {process.state} (running)")
+        return _item(f"auditd {status.pid} STOPPED", "reverse b $error")
+    state = "" if process.state in ("S", "R") else f" ({process.state})"
+    return _item(f"auditd {status.pid} running{state}")
 
 
 def _netlink(view: View) -> list[Content]:
@@ -136,7 +135,7 @@ def _netlink(view: View) -> list[Content]:
         items.append(_item("auditd socket: none"))
     else:
         drops = window.netlink_drops_per_s if window else None
-        items.append(_item(f"auditd socket queue {format_bytes(sock.rmem)}"))
+        items.append(_item(f"auditd queue {format_bytes(sock.rmem)}"))
         items.append(_item(f"drops {sock.drops} ({_rate(drops)})",
                            "$warning b" if drops else ""))
     return items
@@ -170,10 +169,9 @@ def summary_content(view: View, width: int = 80) -> Content:
 def banner_content(view: View) -> Content:
     """One line for the most urgent thing: silence, a forecast, panic mode."""
     if view.stale:
-        since = (f" since {clock_text(view.window.last.time)}"
-                 if view.window and view.window.status else "")
-        return _item(f"!! kernel not answering for {view.silent_for:.0f} s: the values "
-                     f"shown are stale{since}. Keys still work.", "reverse b $warning")
+        since = f" (last answer {clock_text(view.answered_at)})" if view.answered_at else ""
+        return _item(f"!! kernel not answering for {view.silent_for:.0f} s: values are "
+                     f"stale{since}", "reverse b $warning")
     if view.status is None:
         return Content("")
     limit = view.status.backlog_limit
@@ -184,6 +182,12 @@ def banner_content(view: View) -> Content:
             return _item(f"!! backlog rising: {when}. failure = 2 panics the machine on "
                          "the first lost record: time to panic.", "reverse b $error")
         return _item(f"! backlog rising: {when}", "b $warning")
+    peak = view.window.backlog_peak if view.window else None
+    if limit and peak is not None and peak >= limit:
+        panic = " With failure = 2 the next lost record PANICS the machine." if view.panic else ""
+        return _item(f"!! backlog hit its limit ({peak}/{limit}): processes wait, then "
+                     f"records are lost.{panic}",
+                     "reverse b $error" if view.panic else "b $error")
     if view.panic:
         return _item("! failure = 2: the first lost record panics the machine", "b $error")
     if view.window is None:
@@ -200,15 +204,36 @@ def _duration(seconds: float) -> str:
 
 
 class ViewWidget(Widget):
-    """Renders `view` with a pure function; refreshes only when it changes."""
+    """Renders `view` with a pure function. Repaints when the view changes;
+    asks for a new layout (costly: the whole screen) only when the number
+    of lines it needs changes."""
 
-    view: reactive[View | None] = reactive(None, layout=True, always_update=True)
+    view: reactive[View | None] = reactive(None, always_update=True)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._lines = 0
+        self._content: tuple[int, Content] | None = None  # (width, content) for this view
 
     def render_view(self, view: View) -> Content:
         raise NotImplementedError
 
     def render(self) -> Content:
-        return Content("") if self.view is None else self.render_view(self.view)
+        if self.view is None:
+            return Content("")
+        width = self.content_size.width
+        if self._content is None or self._content[0] != width:
+            self._content = (width, self.render_view(self.view))
+        return self._content[1]
+
+    def watch_view(self, view: View | None) -> None:
+        self._content = None
+        width = max(self.content_size.width, 1)
+        content = self.render()
+        lines = sum(max(1, -(-line.cell_length // width)) for line in content.split("\n"))
+        if lines != self._lines:
+            self._lines = lines
+            self.refresh(layout=True)
 
 
 class TitleBar(ViewWidget):
@@ -218,10 +243,11 @@ class TitleBar(ViewWidget):
 
 class Summary(ViewWidget):
     def render_view(self, view: View) -> Content:
-        return summary_content(view, self.size.width or 80)
+        return summary_content(view, self.content_size.width or 78)
 
     def watch_view(self, view: View | None) -> None:
         self.set_class(bool(view and view.stale), "-stale")
+        super().watch_view(view)
 
 
 class Banner(ViewWidget):

@@ -1,0 +1,103 @@
+"""Make the SVG screenshots in screenshots/ from the real app, driven by a
+deterministic scripted source and a fixed clock:
+
+    python -m auditop.tui.screenshots [--out screenshots] [--size 100x30]
+
+The same builders feed the snapshot tests (tests/tui/test_snapshots.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from auditop.core.model import Sample
+from auditop.sources.scripted import EPOCH, SCENARIOS, ScriptedSource, samples, silence
+from auditop.tui.app import AuditopApp
+
+SECONDS = 60  # of scripted history before the picture
+CLOCK = EPOCH + SECONDS
+
+
+def fixed_clock() -> float:
+    return CLOCK
+
+
+def use_utc() -> None:
+    """The title line shows local time: pin it for reproducible pictures."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+def scenario_samples(name: str, seconds: float = SECONDS) -> list[Sample]:
+    if name == "not-answering":  # healthy, then the kernel holds the poller for 5 s
+        answered = samples("healthy", seconds - 5)
+        last = answered[-1]
+        return answered + [silence(last, 0.25 * k) for k in range(3, 21)]
+    return samples(name, seconds)
+
+
+def demo_app(name: str, *, read_only: bool = False, change_log: Path | None = None,
+             seconds: float = SECONDS) -> AuditopApp:
+    """The app on `name`'s first `seconds`, no sampler running: the picture
+    depends on nothing but the script."""
+    script = SCENARIOS["healthy" if name == "not-answering" else name]()
+    return AuditopApp(source=ScriptedSource(script), preload=scenario_samples(name, seconds),
+                      autostart=False, clock=fixed_clock, read_only=read_only,
+                      change_log=change_log or Path(os.devnull))
+
+
+@dataclass(frozen=True)
+class Shot:
+    file: str
+    scenario: str
+    press: Sequence[str] = ()
+
+
+SHOTS = (
+    Shot("healthy", "healthy"),
+    Shot("overflow", "overflow"),
+    Shot("failure-panic", "panic"),
+    Shot("not-answering", "not-answering"),
+    Shot("confirm", "overflow", ("plus",)),
+    Shot("help", "healthy", ("question_mark",)),
+)
+
+
+async def take(shot: Shot, out: Path, size: tuple[int, int]) -> Path:
+    app = demo_app(shot.scenario)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for key in shot.press:
+            await pilot.press(key)
+            await pilot.pause()
+        path = out / f"{shot.file}-{size[0]}x{size[1]}.svg"
+        app.save_screenshot(filename=path.name, path=str(out))
+    return path
+
+
+async def take_all(out: Path, sizes: Sequence[tuple[int, int]]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    return [await take(shot, out, size) for size in sizes for shot in SHOTS]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m auditop.tui.screenshots")
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--size", action="append", default=None,
+                        help="WIDTHxHEIGHT (repeatable; default 80x24 and 120x40)")
+    args = parser.parse_args(argv)
+    sizes = [tuple(int(n) for n in s.split("x")) for s in (args.size or ["80x24", "120x40"])]
+    use_utc()
+    for path in asyncio.run(take_all(args.out, sizes)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""The pure render functions behind the widgets, checked as text."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditop.core.findings import Finding, evaluate
+from auditop.core.history import History
+from auditop.kernel.errors import NoAuditSupport, NotPrivileged
+from auditop.sources.scripted import samples, silence
+from auditop.tui.screens.confirm import Proposal, proposal_content
+from auditop.tui.screens.fatal import fatal_content
+from auditop.tui.screens.help import help_content
+from auditop.tui.view import View, build_view
+from auditop.tui.widgets.charts import (NO_DATA, backlog_chart, bars, chart_content, compact,
+                                        lost_chart, plot_backlog)
+from auditop.tui.widgets.findings import NO_FINDINGS, finding_detail, findings_text
+from auditop.tui.widgets.summary import banner_content, flow, summary_content, title_content
+from auditop.tui.app import AuditopApp
+
+
+def view_of(scenario: str, seconds: float = 20, extra=(), **kwargs) -> View:
+    history = History(1.0)
+    for sample in samples(scenario, seconds) + list(extra):
+        history.add(sample)
+    options = dict(now=1_700_000_020.0, paused=False, sample_rate=10.0, read_only=False,
+                   blocked=None, found_limit=None)
+    options.update(kwargs)
+    return build_view(history, evaluate(history), **options)
+
+
+# -- sparklines ---------------------------------------------------------------
+
+def test_bars_scale_to_top_and_clip():
+    assert bars([0, 4, 8, 16], 4, 1, 8) == [" ▄██"]
+
+
+def test_bars_two_rows():
+    assert bars([8, 16], 2, 2, 16) == [" █", "██"]
+
+
+def test_bars_no_data_and_padding():
+    assert bars([None, 1], 4, 2, 100) == ["    ", "  " + NO_DATA + "▁"]
+
+
+def test_bars_keep_the_newest_at_the_right():
+    assert bars(list(range(10)), 3, 1, 9) == ["▆▇█"]
+
+
+def test_tiny_values_still_show():
+    assert bars([1], 1, 1, 1_000_000) == ["▁"]
+
+
+@pytest.mark.parametrize("value,text", [(None, "?"), (0, "0"), (5.5, "5.5"), (1500, "1.5k"),
+                                        (2_000_000, "2M")])
+def test_compact(value, text):
+    assert compact(value) == text
+
+
+def test_burst_shows_at_the_limit():
+    """A 150 ms flood once a second: every window's peak is at the limit."""
+    view = view_of("overflow", 12)
+    chart = backlog_chart(view)
+    assert chart.values[-1] == 1025 and chart.top == 1024
+    assert "full = limit 1024" in chart_content(chart, 80, 3).plain
+    assert chart_content(chart, 80, 3).plain.splitlines()[0].endswith("█")
+
+
+def test_lost_chart_shows_its_scale():
+    text = chart_content(lost_chart(view_of("overflow", 12)), 80, 2).plain
+    assert "lost/s  now 1.7k" in text and "full = " in text
+
+
+def test_plotext_chart_is_plain_text_of_the_asked_size():
+    text = plot_backlog(view_of("overflow", 30), 100, 12)
+    assert "\x1b" not in text
+    assert len(text.splitlines()) == 12
+    assert "1024" in text
+
+
+# -- summary, title, banner ------------------------------------------------------
+
+def test_summary_healthy():
+    text = summary_content(view_of("healthy"), 78).plain
+    assert "enabled 1 (on)" in text and "failure 1 (printk)" in text
+    assert "auditd 812 running" in text
+    assert "/ 8192" in text and "lost 0" in text
+    assert "rmem_default 8.0 MiB" in text and "auditd queue" in text
+
+
+def test_summary_fits_80_columns():
+    for scenario in ("healthy", "overflow", "panic", "auditd-stopped"):
+        lines = summary_content(view_of(scenario), 78).plain.splitlines()
+        assert all(len(line) <= 78 for line in lines), lines
+        assert len(lines) <= 5
+
+
+def test_summary_wraps_items_when_narrow():
+    lines = summary_content(view_of("overflow"), 50).plain.splitlines()
+    assert all(len(line) <= 50 for line in lines)
+    assert any(line.startswith(" " * 8) for line in lines)  # continuation under the label
+
+
+def test_failure_2_stands_out_in_words():
+    text = summary_content(view_of("panic")).plain
+    assert "failure 2 (PANIC)" in text
+
+
+def test_lost_events_in_words():
+    text = summary_content(view_of("overflow")).plain
+    assert "LOST" in text and "/s" in text
+
+
+def test_auditd_states_in_words():
+    assert "auditd 812 STOPPED" in summary_content(view_of("auditd-stopped")).plain
+    assert "auditd NOT RUNNING (pid 0)" in summary_content(view_of("auditd-not-running")).plain
+    assert "enabled 0 (OFF" in summary_content(view_of("disabled")).plain
+    assert "enabled 2 (on, LOCKED)" in summary_content(view_of("locked")).plain
+
+
+def test_title_line():
+    view = view_of("healthy", paused=True, read_only=True)
+    assert title_content(view).plain == ("auditop  22:13:40  window 1 s @ 10 Hz   PAUSED   "
+                                         "read-only")
+    blocked = view_of("locked", blocked="audit is locked (enabled 2) until reboot")
+    assert "changes off: audit is locked" in title_content(blocked).plain
+
+
+def test_forecast_and_panic():
+    text = banner_content(view_of("panic")).plain
+    assert "backlog rising: reaches the limit 8192 in ~" in text
+    assert "time to panic" in text
+
+
+def test_no_forecast_for_noise():
+    assert banner_content(view_of("healthy")).plain == "backlog not rising"
+
+
+def test_banner_at_the_limit():
+    assert "backlog hit its limit (1025/1024)" in banner_content(view_of("overflow")).plain
+
+
+def test_banner_when_the_kernel_is_silent():
+    last = samples("healthy", 10)[-1]
+    view = view_of("healthy", 10, extra=[silence(last, 0.25 * k) for k in range(1, 13)])
+    assert view.stale
+    assert banner_content(view).plain.startswith("!! kernel not answering for 3 s")
+    assert "STALE" in title_content(view).plain
+    # the last values stay on screen
+    assert "/ 8192" in summary_content(view).plain
+
+
+def test_summary_before_any_answer():
+    history = History(1.0)
+    view = build_view(history, [], now=0, paused=False, sample_rate=10, read_only=False,
+                      blocked=None, found_limit=None)
+    assert "waiting for the kernel" in summary_content(view).plain
+
+
+def test_flow_keeps_items_whole():
+    from textual.content import Content
+    text = flow([("x", [Content("aaaa"), Content("bbbb")])], 14).plain
+    assert text.splitlines() == ["x       aaaa", "        bbbb"]
+
+
+# -- findings, dialogs, help, fatal --------------------------------------------------
+
+def test_findings_by_severity_in_words():
+    view = view_of("overflow")
+    text = findings_text(view.findings)
+    lines = text.splitlines()
+    assert lines[0].startswith("CRIT !!")
+    assert any(line.startswith("WARN !") for line in lines)
+    assert findings_text(()) == NO_FINDINGS
+
+
+def test_finding_detail_has_the_remedy():
+    finding = Finding("x", "warning", "Title", "Detail text.", "do this")
+    text = finding_detail(finding).plain
+    assert "WARN ! Title" in text and "Detail text." in text and "Remedy:" in text
+    assert "do this" in text
+
+
+def test_proposal_says_everything():
+    text = proposal_content(Proposal("backlog_limit", 4096, 8192, "double")).plain
+    assert "4096  ->  8192" in text
+    assert "memory when full: ~21.0 MiB typical, up to 128.0 MiB" in text
+    assert "now: ~10.5 MiB typical" in text
+    assert "lasts until reboot" in text and "their own -b" in text
+    assert "-b 8192" in text and "/etc/audit/rules.d/audit.rules" in text
+    assert "audit_backlog_limit=8192" in text
+    assert "y  or  Enter  apply" in text and "n  or  Esc  cancel" in text
+
+
+def test_help_lists_every_binding():
+    text = help_content(list(AuditopApp.BINDINGS)).plain
+    for key in ("q", "?", "p", "+", "-", "b", "u", "[", "]"):
+        assert f"  {key} " in text, key
+    assert "Enter" in text and "Esc" in text
+
+
+def test_fatal_says_what_is_needed():
+    assert "needs CAP_AUDIT_CONTROL: run as root" in fatal_content(NotPrivileged()).plain
+    assert "no audit" in fatal_content(NoAuditSupport()).plain

@@ -1,0 +1,86 @@
+"""The sampler on its thread worker: samples arrive as messages, the screen
+changes once per window, and a kernel that holds the poller is reported at
+once while every key keeps working."""
+
+from __future__ import annotations
+
+import time
+
+from auditop.sources.scripted import ScriptedSource, healthy
+from auditop.tui.app import AuditopApp
+from auditop.tui.screens.help import HelpScreen
+from auditop.tui.widgets.findings import FindingsList
+from auditop.tui.widgets.summary import Banner, Summary, TitleBar
+
+from .conftest import text
+
+
+async def wait_for(pilot, condition, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        await pilot.pause(0.05)
+        if condition():
+            return True
+    return False
+
+
+def live_app(source, **kwargs):
+    return AuditopApp(source=source, interval=0.5, sample_rate=40, **kwargs)
+
+
+async def test_samples_flow_into_windows_and_the_screen(tmp_path):
+    source = ScriptedSource(healthy())
+    app = live_app(source, change_log=tmp_path / "log")
+    refreshes = []
+    original = app._refresh_view
+    app._refresh_view = lambda: (refreshes.append(1), original())[1]
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: len(app.history.windows) >= 3)
+        assert "/ 8192" in text(app.query_one(Summary))
+        assert app.sampler.stalled_for() < 1
+        polls, windows = source.polls, len(app.history.windows)
+    # the screen is refreshed per window (plus the first answer), not per sample
+    assert polls >= 4 * windows
+    assert len(refreshes) <= windows + 3
+    assert source.closed  # closed on exit
+
+
+async def test_a_silent_kernel_is_reported_at_once_and_keys_still_work(tmp_path):
+    source = ScriptedSource(healthy())
+    app = live_app(source, change_log=tmp_path / "log")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: len(app.history.windows) >= 1)
+        source.block()
+        blocked_at = time.monotonic()
+        assert await wait_for(pilot, lambda: "kernel not answering" in
+                              text(app.query_one(Banner)), timeout=3)
+        assert time.monotonic() - blocked_at < 1.5  # STALL_SECONDS + one timer tick
+        assert "STALE" in text(app.query_one(TitleBar))
+        assert "/ 8192" in text(app.query_one(Summary))  # the last values stay
+        assert await wait_for(pilot, lambda: "kernel-not-answering" in
+                              [f.id for f in app.query_one(FindingsList).findings], 3)
+        # every key still answers while the poll is asleep
+        await pilot.press("p")
+        assert "PAUSED" in text(app.query_one(TitleBar))
+        await pilot.press("p", "right_square_bracket")
+        assert app.history.interval == 1.0
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        # silence is recorded in History as unanswered samples
+        assert app.history.latest.status is None
+        assert await wait_for(pilot, lambda: "for 2 s" in text(app.query_one(Banner)), 3)
+        source.unblock()
+        assert await wait_for(pilot, lambda: "STALE" not in text(app.query_one(TitleBar)))
+        assert any(w.failures for w in app.history.windows)
+
+
+async def test_quit_while_the_kernel_is_silent(tmp_path):
+    source = ScriptedSource(healthy())
+    app = live_app(source, change_log=tmp_path / "log")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: source.polls > 2)
+        source.block()
+        await pilot.pause(0.3)
+        await pilot.press("q")
+    assert source.closed and not source.blocked  # close() wakes the blocked poll
