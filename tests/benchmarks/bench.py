@@ -46,6 +46,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+WARMUP = 3.0  # start-up (imports, first layout) is not steady state
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 
 
@@ -91,9 +92,10 @@ def query_costs(n: int) -> list[tuple[str, float]]:
 
 def run_in_pty(argv: list[str], seconds: float, marker: re.Pattern[bytes] | None,
                size=(24, 80)) -> dict[str, float]:
-    """Run argv on a pseudo-terminal of `size` for `seconds`; measure CPU,
-    bytes written to the terminal after the first 3 s, time to `marker`
-    (first frame with real values), and peak RSS."""
+    """Run argv on a pseudo-terminal of `size` for `seconds`; measure the
+    steady state after the first `WARMUP` s (CPU, bytes written to the
+    terminal), the time to `marker` (first frame with real values), and peak
+    RSS."""
     pid, fd = pty.fork()
     if pid == 0:
         os.environ.update(TERM="xterm-256color", LINES=str(size[0]), COLUMNS=str(size[1]))
@@ -108,6 +110,7 @@ def run_in_pty(argv: list[str], seconds: float, marker: re.Pattern[bytes] | None
     steady_bytes = 0
     total = 0
     hwm_kib = 0
+    warm_ticks = None
     while (now := time.monotonic()) - start < seconds:
         ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
@@ -116,15 +119,17 @@ def run_in_pty(argv: list[str], seconds: float, marker: re.Pattern[bytes] | None
             except OSError:
                 break
             total += len(chunk)
-            if now - start >= 3:
+            if now - start >= WARMUP:
                 steady_bytes += len(chunk)
             if first_frame is None and marker is not None:
                 seen = (seen + ANSI.sub(b"", chunk))[-20000:]
                 if marker.search(seen):
                     first_frame = now - start
         hwm_kib = max(hwm_kib, _vm_hwm_kib(pid))
-    ticks = _cpu_ticks(pid)
-    elapsed = time.monotonic() - start
+        if warm_ticks is None and now - start >= WARMUP:
+            warm_ticks, warm_at = _cpu_ticks(pid), now
+    ticks = _cpu_ticks(pid) - warm_ticks
+    steady = time.monotonic() - warm_at
     os.write(fd, b"q")
     time.sleep(0.5)
     try:
@@ -134,8 +139,8 @@ def run_in_pty(argv: list[str], seconds: float, marker: re.Pattern[bytes] | None
     os.waitpid(pid, 0)
     os.close(fd)
     return {
-        "cpu_percent": 100 * ticks / os.sysconf("SC_CLK_TCK") / elapsed,
-        "bytes_per_s": steady_bytes / (elapsed - 3),
+        "cpu_percent": 100 * ticks / os.sysconf("SC_CLK_TCK") / steady,
+        "bytes_per_s": steady_bytes / steady,
         "first_frame_s": first_frame if first_frame is not None else float("nan"),
         "peak_rss_mib": hwm_kib / 1024,
     }
