@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from auditop.core.model import Sample
+from auditop.core.model import Sample, SystemInfo
 from auditop.kernel.client import DEFAULT_TIMEOUT, AuditClient
 from auditop.kernel.errors import (AuditError, NoAuditSupport, NotInitialNamespace,
                                    NotPrivileged)
@@ -13,6 +13,10 @@ from auditop.probes import read_system
 
 # Errors no retry will cure: the caller must show them and stop.
 FATAL = (NotPrivileged, NoAuditSupport, NotInitialNamespace)
+# The backlog can fill and drain within 150 ms, so the kernel is asked at the
+# full sampling rate; /proc and the sysctls move slower and cost 3x as much
+# to read cold, so they are read at most this often (and when auditd changes).
+SYSTEM_PERIOD = 0.5
 
 
 class LiveSource:
@@ -23,6 +27,8 @@ class LiveSource:
         self._controller: AuditClient | None = None
         self._timeout = timeout
         self._last_pid: int | None = None
+        self._system: SystemInfo | None = None
+        self._system_read_at = float("-inf")
 
     def poll(self) -> Sample:
         start = time.monotonic()
@@ -34,9 +40,17 @@ class LiveSource:
         except AuditError as exc:
             status, error = None, str(exc)
         end = time.monotonic()
-        system = read_system(self._last_pid)
-        return Sample(time=time.time(), mono=end, status=status, system=system,
-                      error=error, poll_seconds=end - start)
+        return Sample(time=time.time(), mono=end, status=status,
+                      system=self._read_system(end), error=error,
+                      poll_seconds=end - start)
+
+    def _read_system(self, now: float) -> SystemInfo:
+        auditd = self._system.auditd if self._system else None
+        if (self._system is None or now - self._system_read_at >= SYSTEM_PERIOD
+                or (auditd.pid if auditd else None) != (self._last_pid or None)):
+            self._system = read_system(self._last_pid)
+            self._system_read_at = now
+        return self._system
 
     def set(self, field: str, value: int) -> SetResult:
         # Changes come from the UI's workers: a guarded client answers within

@@ -5,13 +5,14 @@ Data flows one way:
     Sampler thread (worker) --Sampled--> History --window--> evaluate -> View -> widgets
 
 The sampler polls the source on a thread worker, one poll in flight, and
-posts every Sample as a message. History keeps the backlog peak of every
-display window; the widgets are refreshed only when a window closes or the
-app's own state changes (pause, a silent kernel, a change blocked), so a
-steady screen costs almost nothing. A 4 Hz timer asks the sampler how long
-the poll under way has taken: past the stall threshold it records a "no
-answer" sample at once, so the screen says "kernel not answering" while the
-kernel is still holding the poller asleep.
+posts its Samples as messages, a quarter second's worth at a time. History
+keeps the backlog peak of every display window; the widgets are refreshed
+only when a window closes or the app's own state changes (pause, a silent
+kernel, a change blocked), so a steady screen costs almost nothing. A
+watchdog, re-armed by every batch, fires only when a batch is late: it asks
+the sampler how long the poll under way has taken and, past the stall
+threshold, records a "no answer" sample at once (then every 0.25 s), so the
+screen says "kernel not answering" while the kernel still holds the poller.
 
 Changes (backlog_limit) are proposed by keys, confirmed in a dialog, applied
 on a thread worker (set() may block), read back, notified and logged.
@@ -36,7 +37,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, OptionList, Static
 
 from auditop.changelog import append_change
-from auditop.core.findings import DEFAULT, Thresholds, evaluate
+from auditop.core.findings import DEFAULT, Finding, Thresholds, evaluate
 from auditop.core.history import History
 from auditop.core.model import Sample
 from auditop.core.sampler import DEFAULT_RATE_HZ, STALL_SECONDS, Sampler
@@ -56,7 +57,8 @@ from auditop.tui.widgets.summary import Banner, Summary, TitleBar
 
 FIELD = "backlog_limit"  # the one setting the TUI steers
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0)  # display interval steps for [ and ]
-STALL_CHECK_HZ = 4.0
+DELIVERY_PERIOD = 0.25  # seconds of samples per Sampled message
+STALL_CHECK = 0.25  # while the kernel is silent, how often the screen says so
 CHANGE_ACTIONS = frozenset({"double", "halve", "exact", "restore"})
 
 
@@ -125,6 +127,9 @@ class AuditopApp(App[int]):
         self._autostart = autostart
         self._blocked_shown: str | None = None
         self._silence_shown = -1
+        self._detail_shown: Finding | None = None
+        self._batch: list[Sample] = []  # the sampler thread's, until posted
+        self._watchdog: asyncio.TimerHandle | None = None
         self._stopping = False
         self._sampler_done = threading.Event()
         self._startup_error = startup_error
@@ -153,7 +158,7 @@ class AuditopApp(App[int]):
     def _start_sampling(self) -> None:
         self.run_worker(self._sample, thread=True, exclusive=True, exit_on_error=False,
                         group="sampler", name="sampler")
-        self.set_interval(1 / STALL_CHECK_HZ, self._check_stall, name="stall-check")
+        self._arm_watchdog(DELIVERY_PERIOD + STALL_SECONDS)
 
     def _sample(self) -> None:
         """The sampler's thread. The source is made here too: the live one
@@ -176,7 +181,10 @@ class AuditopApp(App[int]):
     # -- the sampler's thread: post only --------------------------------------------
 
     def _deliver(self, sample: Sample) -> None:
-        self.post_message(Sampled(sample))
+        self._batch.append(sample)
+        if sample.mono - self._batch[0].mono >= DELIVERY_PERIOD or sample.status is None:
+            batch, self._batch = tuple(self._batch), []
+            self.post_message(Sampled(batch))
 
     def _fail(self, error: AuditError) -> None:
         self.post_message(SamplerFailed(error))
@@ -185,13 +193,23 @@ class AuditopApp(App[int]):
 
     @on(Sampled)
     def _on_sampled(self, message: Sampled) -> None:
-        self._take(message.sample)
+        for sample in message.samples:
+            self._take(sample)
+        # Fires only when the next batch is late, i.e. when the kernel holds
+        # the poller: a steady screen has no timer waking it (CPU budget).
+        self._arm_watchdog(DELIVERY_PERIOD + STALL_SECONDS)
+
+    def _arm_watchdog(self, delay: float) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog = asyncio.get_running_loop().call_later(delay, self._check_stall)
 
     @on(SamplerFailed)
     def _on_sampler_failed(self, message: SamplerFailed) -> None:
         self._fatal(message.error)
 
     def _check_stall(self) -> None:
+        self._arm_watchdog(STALL_CHECK)  # until the next batch re-arms it later
         if self.sampler is None:
             return
         stall = self.sampler.stall_sample(max(2 * self.sampler.period, STALL_SECONDS))
@@ -382,6 +400,9 @@ class AuditopApp(App[int]):
         findings = self.query_one(FindingsList)
         option = findings.highlighted_option
         finding = findings.finding(option.id) if option else None
+        if finding == self._detail_shown:
+            return  # Static.update() asks for a new layout of the whole screen
+        self._detail_shown = finding
         self.query_one("#finding-detail", Static).update(
             finding_detail(finding) if finding else "")
 
@@ -395,6 +416,8 @@ class AuditopApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stopping = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self.sampler is not None:
             self.sampler.stop()
         if self.source is None:

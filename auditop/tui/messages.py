@@ -17,9 +17,12 @@ from auditop.kernel.results import SetResult
 
 @dataclass
 class Sampled(Message):
-    """One poll's answer (never replaced: every sample counts for the peaks)."""
+    """Polls' answers, oldest first (never replaced: every sample counts for
+    the peaks). The sampler batches a quarter second of them per message: a
+    message wakes the UI, and waking it 4 times a second instead of 10-20
+    halves auditop's idle CPU."""
 
-    sample: Sample
+    samples: tuple[Sample, ...]
 
 
 @dataclass
