@@ -22,20 +22,19 @@ LEAD_S = 1.5  # healthy windows before the first burst
 # reads fall is luck: a 150 ms burst once a second is hit by 15% of phases.
 READER_PHASE_S = 0.5
 # Inside a burst auditd keeps draining, so the backlog flickers between the
-# limit and a little below it: a 20 ms sampler catches the limit in every
-# burst, the default 10 Hz one in some (measured: 1 to 8 of 8 per run).
-SAMPLE_RATE_HZ = 50.0
+# limit and a little below it: a fixed 10 Hz sampler caught the limit in 1 to
+# 8 of 8 bursts per run. The default sampler goes to 50 Hz while the backlog
+# is busy (auditop/core/sampler.py), which is what this test runs.
+SAMPLE_RATE_HZ = DEFAULT_RATE_HZ
 
 
 def test_every_burst_shows_as_a_window_at_the_limit(lab):
     recording = lab.record(LEAD_S + BURSTS + 1.5, sample_rate=SAMPLE_RATE_HZ)
-    default_rate = lab.record(LEAD_S + BURSTS + 1.5, sample_rate=DEFAULT_RATE_HZ)
     start = time.monotonic() + LEAD_S
     producer = lab.producer("bursts", start, BURSTS, BURST_S, 1.0, 2_000_000)
     with OnceASecond(start + READER_PHASE_S, BURSTS) as reader:
         bursts = lab.results([producer], timeout=LEAD_S + BURSTS + 10)[0]["bursts"]
     recording.finish(timeout=20)
-    default_rate.finish(timeout=20)
     reads = compare_with_auditctl(quiet=True)  # auditd keeps up between bursts
 
     assert recording.returncode == 0, recording.stderr
@@ -57,10 +56,6 @@ def test_every_burst_shows_as_a_window_at_the_limit(lab):
 
     peaks = [peak(begin, end) for begin, end, _ in bursts]
     seen = [p >= LAB_BACKLOG_LIMIT for p in peaks]
-    seen_at_default_rate = [
-        any((w["window"]["backlog_peak"] or 0) >= LAB_BACKLOG_LIMIT
-            for w in windows_over(begin, end, default_rate.windows, 1 / DEFAULT_RATE_HZ))
-        for begin, end, _ in bursts]
     instantaneous = [read for _, read in reader.reads if read["backlog"] >= LAB_BACKLOG_LIMIT]
     # What a display of auditop's own last sample per window (no peak) would show.
     last_sample = [line for line in lines
@@ -70,7 +65,6 @@ def test_every_burst_shows_as_a_window_at_the_limit(lab):
     lab.note(bursts=len(bursts), opens_per_burst=[b[2] for b in bursts],
              auditop_windows_at_limit=len(full_windows),
              bursts_seen_by_auditop=sum(seen),
-             bursts_seen_at_default_10hz=sum(seen_at_default_rate),
              one_hz_reads_at_limit=f"{len(instantaneous)}/{len(reader.reads)}",
              one_hz_backlogs=[read["backlog"] for _, read in reader.reads],
              window_last_sample_at_limit=len(last_sample),
@@ -79,7 +73,6 @@ def test_every_burst_shows_as_a_window_at_the_limit(lab):
              lost_per_window=[line["window"]["lost"] for line in lines],
              lost_total=reads["auditctl_after"]["lost"])
 
-    assert default_rate.returncode == 0, default_rate.stderr
     for (begin, end, _), top in zip(bursts, peaks):
         over = windows_over(begin, end)
         # Records were lost in every burst (rate_limit is 0: only a backlog
@@ -91,7 +84,7 @@ def test_every_burst_shows_as_a_window_at_the_limit(lab):
         assert top >= 0.8 * LAB_BACKLOG_LIMIT, (begin, top)
     # The backlog flickers at the limit during a burst: a sample lands on
     # the limit itself in (nearly) every burst; measured 23 of 24 bursts at
-    # 50 Hz, the other one peaked at 60 of 64.
+    # a fixed 50 Hz, the other one peaked at 60 of 64.
     assert sum(seen) >= BURSTS - 1, peaks
     assert len(reader.reads) == BURSTS
     assert len(instantaneous) < BURSTS / 2, "the 1 Hz reader was expected to miss most"

@@ -99,3 +99,43 @@ def test_stall_sample_only_after_the_threshold():
     sampler.stop()
     thread.join(2)
     assert not thread.is_alive()
+
+
+class BacklogSource(HeldSource):
+    """A backlog that is full while `full` is set, empty otherwise; lost flat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = threading.Event()
+
+    def poll(self) -> Sample:
+        self.polls += 1
+        status = AuditStatus(enabled=1, failure=1, pid=0, backlog_limit=64, lost=0,
+                             backlog=64 if self.full.is_set() else 0)
+        return Sample(time=time.time(), mono=time.monotonic(), status=status,
+                      system=SystemInfo())
+
+
+def polls_in(source: HeldSource, seconds: float) -> int:
+    before = source.polls
+    time.sleep(seconds)
+    return source.polls - before
+
+
+def test_a_busy_backlog_is_sampled_faster_until_it_has_been_quiet():
+    source = BacklogSource()
+    sampler = Sampler(source, rate_hz=10, burst_rate_hz=50)
+    threading.Thread(target=sampler.run, args=(lambda s: None, print), daemon=True).start()
+    try:
+        time.sleep(0.3)
+        assert polls_in(source, 1.0) <= 12  # idle: 10 Hz
+        source.full.set()
+        time.sleep(0.2)
+        assert polls_in(source, 1.0) >= 35  # busy: 50 Hz
+        source.full.clear()
+        time.sleep(0.3)
+        assert polls_in(source, 1.0) >= 35  # held fast while the burst may recur
+        time.sleep(1.2)
+        assert polls_in(source, 1.0) <= 12  # quiet for BURST_HOLD: back to 10 Hz
+    finally:
+        sampler.stop()
