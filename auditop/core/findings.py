@@ -135,16 +135,29 @@ def _backlog_limit_boot_mismatch(f: _Facts) -> Finding | None:
 
 def _auditd_not_running(f: _Facts) -> Finding | None:
     # enabled 2 is "on and locked": auditing is on there too.
-    if f.status is None or f.status.enabled not in (1, 2) or f.status.pid != 0:
+    if f.status is None or f.status.enabled not in (1, 2):
         return None
-    return Finding(
-        "auditd-not-running", "critical", "auditd is not running",
-        "Auditing is on but no auditd is registered with the kernel (pid 0), so no audit log "
-        "is being written. Records go to the kernel log instead, or, when the kernel was booted "
-        "with audit=1, wait in the hold queue; once the backlog fills they are lost "
-        "(\"kauditd hold queue overflow\").",
-        "systemctl start auditd",
-    )
+    if f.status.pid == 0:
+        return Finding(
+            "auditd-not-running", "critical", "auditd is not running",
+            "Auditing is on but no auditd is registered with the kernel (pid 0), so no audit "
+            "log is being written. Records go to the kernel log instead, or, when the kernel "
+            "was booted with audit=1, wait in the hold queue; once the backlog fills they are "
+            "lost (\"kauditd hold queue overflow\").",
+            "systemctl start auditd",
+        )
+    auditd = f.system.auditd if f.system else None
+    if f.system is not None and (auditd is None or auditd.state in ("Z", "X")):
+        # The kernel forgets a dead auditd only when it next fails to deliver
+        # a record to it: on a quiet system that can take a while.
+        return Finding(
+            "auditd-not-running", "critical", "auditd has died",
+            f"The kernel still names pid {f.status.pid} as its audit daemon, but no such "
+            "process is alive. Records queue in the backlog until the kernel notices, and "
+            "are lost once it is full.",
+            "systemctl start auditd",
+        )
+    return None
 
 
 def _audit_locked(f: _Facts) -> Finding | None:

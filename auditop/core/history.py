@@ -8,7 +8,8 @@ counts from zero again, never negative.
 
 Windows sit on a fixed grid. The first sample starts a window whose deadline
 is its mono + interval; the first sample at or past the deadline closes it
-and starts the next window, whose deadline is the old one + interval (not
+(or tick(), when the kernel holds the poller and no sample comes) and
+starts the next window, whose deadline is the old one + interval (not
 the closing sample's mono + interval). Jitter therefore never drifts the
 windows: sampling at 10 Hz gives exactly one window per interval, ten
 samples each. After a gap longer than an interval, or after flush(), the
@@ -42,7 +43,7 @@ _EPSILON = 1e-6
 @dataclass(frozen=True, slots=True)
 class Window:
     start: float  # wall clock of the first sample in the window
-    end: float  # wall clock of the last sample in the window
+    end: float  # wall clock when the window closed (its last sample's, if flushed)
     seconds: float  # mono span since the previous window's last sample (0.0: lone first sample)
     samples: int  # polls the kernel answered
     failures: int  # polls with no answer (timeout, error)
@@ -119,7 +120,7 @@ class History:
         """Add one sample; return the window it closed, if it closed one."""
         closed = None
         if self._current and sample.mono >= self._deadline - _EPSILON:
-            closed = self._close()
+            closed = self._close(sample.time)
         if not self._current:
             self._deadline = self._next_deadline(sample.mono)
         self._current.append(sample)
@@ -129,6 +130,14 @@ class History:
         if self._first_mono is None:
             self._first_mono = sample.mono
         return closed
+
+    def tick(self, mono: float) -> Window | None:
+        """Close the current window if its time is up, though no sample came:
+        while the kernel holds the poller, windows still close on time."""
+        if self._current and mono >= self._deadline - _EPSILON:
+            last = self._current[-1]
+            return self._close(last.time + (mono - last.mono))
+        return None
 
     def flush(self) -> Window | None:
         """Close the current (partial) window now, if it holds any sample."""
@@ -150,7 +159,7 @@ class History:
             return self._deadline + self.interval
         return mono + self.interval  # first window, after a gap or a flush
 
-    def _close(self) -> Window:
+    def _close(self, closed_at: float | None = None) -> Window:
         samples, self._current = self._current, []
         growth = {}
         for name, read in _COUNTERS.items():
@@ -163,7 +172,7 @@ class History:
         self._previous_last = last
         window = Window(
             start=first.time,
-            end=last.time,
+            end=last.time if closed_at is None else closed_at,
             seconds=max(last.mono - since.mono, 0.0),
             samples=len(answered),
             failures=len(samples) - len(answered),

@@ -124,7 +124,10 @@ def sample_windows(source: Source, *, interval: float, rate_hz: float,
                 if fatal:
                     raise fatal[0] from None
                 sample = sampler.stall_sample(stall_after)
-            if sample is not None and (window := history.add(sample)) is not None:
+            window = history.add(sample) if sample is not None else None
+            if window is None:
+                window = history.tick(time.monotonic())
+            if window is not None:
                 on_window(window, history)
     except KeyboardInterrupt:
         pass  # the way to end an open-ended recording; the last window is kept

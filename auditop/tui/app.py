@@ -215,6 +215,8 @@ class AuditopApp(App[int]):
         stall = self.sampler.stall_sample(max(2 * self.sampler.period, STALL_SECONDS))
         if stall is not None:
             self._take(stall)
+        elif self.history.tick(time.monotonic()) is not None:
+            self._refresh_view()  # a window closed on time, though the kernel is silent
 
     def _record(self, sample: Sample) -> bool:
         """Add to History; True when the screen needs a refresh."""

@@ -358,3 +358,14 @@ def test_findings_are_serialisable():
 def test_an_auditd_process_without_start_time_is_fine():
     auditd = AuditdProcess(pid=1, name="auditd", state="T", start_time=None)
     assert "auditd-stopped" in findings(with_system(auditd=auditd))
+
+
+def test_auditd_that_died_while_the_kernel_still_names_it():
+    from dataclasses import replace as _replace
+    from tests.unit.builders import HEALTHY_SYSTEM
+    history = History()
+    for step in range(12):
+        history.add(make_sample(step * 0.1, system=_replace(HEALTHY_SYSTEM, auditd=None)))
+    found = {f.id: f for f in evaluate(history)}
+    assert "auditd-not-running" in found
+    assert "no such process" in found["auditd-not-running"].detail

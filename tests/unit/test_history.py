@@ -88,7 +88,8 @@ def test_capacity_keeps_the_newest_windows():
 def test_window_times():
     first, second = windows_of([make_sample(t) for t in ticks(0.0, 1.95)])
     assert first.start == pytest.approx(1_700_000_000.0)
-    assert first.end == pytest.approx(1_700_000_000.9)
+    assert first.end == pytest.approx(1_700_000_001.0)  # closed by the sample at 1.0
+    assert second.end == pytest.approx(1_700_000_001.9)  # flushed: its last sample
     assert first.seconds == pytest.approx(0.9)  # first sample to last
     assert second.seconds == pytest.approx(1.0)  # previous window's last sample to last
     assert windows_of([make_sample(3.0)])[0].seconds == 0.0  # a lone first sample
@@ -316,3 +317,17 @@ def test_no_forecast_without_an_answer():
     history = History()
     feed(history, [silent_sample(float(t)) for t in range(4)])
     assert forecast_seconds_to_full(history) is None
+
+
+def test_tick_closes_a_window_on_time_without_a_sample():
+    history = History(interval=1.0)
+    for mono in ticks(0.0, 0.35):
+        history.add(make_sample(mono))
+    assert history.tick(0.9) is None
+    closed = history.tick(1.0)
+    assert closed is not None and closed.samples == 4
+    assert history.tick(1.5) is None  # nothing in the new window yet
+    history.add(make_sample(1.6))
+    # the grid goes on: the next window closes at 2.0, not 1.6 + 1.0
+    assert history.add(make_sample(1.95)) is None
+    assert history.add(make_sample(2.0)) is not None
