@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest

@@ -17,10 +17,9 @@ import re
 from dataclasses import dataclass
 
 from textual.content import Content
-from textual.reactive import reactive
-from textual.widget import Widget
 
 from auditop.tui.view import View
+from auditop.tui.widgets.base import ViewWidget
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 NO_DATA = "·"  # the kernel did not answer in that window
@@ -161,16 +160,11 @@ def plot_backlog(view: View, width: int, height: int) -> str:
     return "\n".join(lines + [""] * (height - len(lines)))
 
 
-class Charts(Widget):
+class Charts(ViewWidget):
     """Backlog, lost/s and drops/s. Heights come from the stylesheet; the
     backlog chart switches to plotext when it is tall enough."""
 
-    view: reactive[View | None] = reactive(None, always_update=True)
-
-    def render(self) -> Content:
-        view = self.view
-        if view is None:
-            return Content("")
+    def render_view(self, view: View) -> Content:
         width, height = self.content_size.width or 78, self.content_size.height or 7
         charts = [backlog_chart(view), lost_chart(view), drops_chart(view)]
         if height >= PLOT_MIN_HEIGHT + 4:  # plotext for the backlog, 2 rows each for the rest

@@ -12,12 +12,11 @@ import time
 
 from rich.markup import escape
 from textual.content import Content
-from textual.reactive import reactive
-from textual.widget import Widget
 
 from auditop.core.memory import format_bytes
 from auditop.core.findings import DEFAULT as THRESHOLDS
 from auditop.tui.view import View
+from auditop.tui.widgets.base import ViewWidget
 
 LABEL = 8  # width of the row labels ("backlog ")
 FAILURE_MODES = {0: "silent", 1: "printk", 2: "PANIC"}
@@ -76,7 +75,7 @@ def title_content(view: View) -> Content:
 
 def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
     """(label, items) rows; the widget flows the items to the width it has."""
-    status, system, window = view.status, view.system, view.window
+    status, window = view.status, view.window
     if status is None:
         waiting = ("waiting for the kernel's first answer" if not view.silent_error
                    else view.silent_error)
@@ -201,39 +200,6 @@ def _duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-class ViewWidget(Widget):
-    """Renders `view` with a pure function. Repaints when the view changes;
-    asks for a new layout (costly: the whole screen) only when the number
-    of lines it needs changes."""
-
-    view: reactive[View | None] = reactive(None, always_update=True)
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._lines = 0
-        self._content: tuple[int, Content] | None = None  # (width, content) for this view
-
-    def render_view(self, view: View) -> Content:
-        raise NotImplementedError
-
-    def render(self) -> Content:
-        if self.view is None:
-            return Content("")
-        width = self.content_size.width
-        if self._content is None or self._content[0] != width:
-            self._content = (width, self.render_view(self.view))
-        return self._content[1]
-
-    def watch_view(self, view: View | None) -> None:
-        self._content = None
-        width = max(self.content_size.width, 1)
-        content = self.render()
-        lines = sum(max(1, -(-line.cell_length // width)) for line in content.split("\n"))
-        if lines != self._lines:
-            self._lines = lines
-            self.refresh(layout=True)
 
 
 class TitleBar(ViewWidget):
