@@ -22,6 +22,9 @@ def in_phase(lines: list[dict], start: float, end: float) -> list[dict]:
             if line["time"] - line["window"]["seconds"] >= start + 0.2 and line["time"] <= end]
 
 
+DEAD_PID_S = 2.0  # how long the test leaves the dead auditd's pid with the kernel
+
+
 def test_auditd_killed_restarted_lost_reset_audit_disabled(lab):
     recording = lab.record(6 * STEP_S + 5, sample_rate=20)
     time.sleep(STEP_S)
@@ -38,7 +41,7 @@ def test_auditd_killed_restarted_lost_reset_audit_disabled(lab):
     old_pid = lab.auditd_pid
     lab.kill_auditd()
     killed_at = time.time()
-    time.sleep(1.0)
+    time.sleep(DEAD_PID_S)
     pid_without_traffic = lab.status()["pid"]
     lab.results([lab.producer("flood", 0.05, 10)], timeout=10)  # one audited open
     after_kill = lab.wait_for(lambda s: s["pid"] == 0, timeout=5)
@@ -85,6 +88,16 @@ def test_auditd_killed_restarted_lost_reset_audit_disabled(lab):
         auditd = line["system"]["auditd"]
         if auditd is not None:
             assert auditd["pid"] == line["status"]["pid"], (auditd, line["status"])
+
+    # Before any record fails, the kernel still names the dead auditd: once
+    # the /proc probes have seen it gone (they run every 0.5 s), auditop says so.
+    dead_but_named = [line for line in lines
+                      if killed_at + 0.6 <= line["time"] <= killed_at + DEAD_PID_S
+                      and line["status"]["pid"] == old_pid]
+    assert dead_but_named, "windows while the kernel still named the dead auditd"
+    for line in dead_but_named:
+        assert line["system"]["auditd"] is None
+        assert "auditd-not-running" in ids(line)
 
     killed = in_phase(lines, gone_at, restarting_at)
     assert killed
