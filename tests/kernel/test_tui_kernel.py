@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
-import textwrap
-import time
 
 import pytest
 
@@ -17,17 +13,10 @@ from auditop.kernel.client import AuditClient
 from auditop.sources.live import LiveSource
 from auditop.tui.app import AuditopApp
 from auditop.tui.screens.confirm import ConfirmScreen
+from tests.pilot import wait_for
 
 pytestmark = pytest.mark.kernel
 
-
-async def wait_for(pilot, condition, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        await pilot.pause(0.05)
-        if condition():
-            return True
-    return False
 
 
 def answered_limit(app):
@@ -89,35 +78,3 @@ async def test_double_read_back_and_undo_on_the_real_kernel(kernel_lock, tmp_pat
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(e["old"], e["new"], e["result"]) for e in entries] == [
         (original, original * 2, "ok"), (original * 2, original, "ok")]
-
-
-SCRIPT = textwrap.dedent("""
-    import asyncio
-    from auditop.sources.live import LiveSource
-    from auditop.tui.app import AuditopApp
-    from auditop.tui.screens.fatal import FatalScreen
-
-    async def main():
-        app = AuditopApp(source_factory=LiveSource)
-        async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(100):
-                await pilot.pause(0.05)
-                if isinstance(app.screen, FatalScreen):
-                    break
-            print(type(app.screen).__name__)
-            print(app.screen.query_one("#fatal-text").render().plain)
-            await pilot.press("q")
-        print("exit", app.return_code)
-
-    asyncio.run(main())
-""")
-
-
-def test_not_privileged_shows_what_is_needed(kernel_lock):
-    command = ["setpriv", "--inh-caps=-audit_control", "--bounding-set=-audit_control",
-               sys.executable, "-c", SCRIPT]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "FatalScreen" in result.stdout
-    assert "needs CAP_AUDIT_CONTROL: run as root" in result.stdout
-    assert "exit 1" in result.stdout

@@ -23,6 +23,7 @@ from auditop.tui.screens.help import HelpScreen
 from auditop.tui.widgets.findings import FindingsList
 from auditop.tui.widgets.summary import Banner, TitleBar
 from tests.scenarios.lab import LAB_BACKLOG_LIMIT, compare_with_auditctl, ids
+from tests.pilot import wait_for
 
 WAIT_TIME = 500  # jiffies: 2 s at HZ 250 (the lab refuses more than 2 s)
 PRODUCERS = 12
@@ -38,14 +39,6 @@ def lab_options():
 def text(widget) -> str:
     return widget.render().plain
 
-
-async def wait_for(pilot, condition, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        await pilot.pause(0.05)
-        if condition():
-            return True
-    return False
 
 
 async def timed_press(pilot, key: str, condition) -> float:

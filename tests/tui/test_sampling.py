@@ -13,15 +13,8 @@ from auditop.tui.widgets.findings import FindingsList
 from auditop.tui.widgets.summary import Banner, Summary, TitleBar
 
 from .conftest import text
+from tests.pilot import wait_for
 
-
-async def wait_for(pilot, condition, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        await pilot.pause(0.05)
-        if condition():
-            return True
-    return False
 
 
 def live_app(source, **kwargs):
