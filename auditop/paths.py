@@ -18,7 +18,3 @@ def state_dir() -> Path:
 
 def change_log() -> Path:
     return state_dir() / "changes.jsonl"
-
-
-def config_file() -> Path:
-    return Path(platformdirs.user_config_dir(APP)) / "config.toml"

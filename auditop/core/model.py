@@ -7,7 +7,7 @@ UI thread without locks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 # The fields of the kernel's struct audit_status, in wire order (after `mask`).
 STATUS_FIELDS: tuple[str, ...] = (
@@ -22,6 +22,9 @@ STATUS_FIELDS: tuple[str, ...] = (
     "backlog_wait_time",
     "backlog_wait_time_actual",
 )
+
+# The kernel's failure modes (AUDIT_FAIL_SILENT, _PRINTK, _PANIC).
+FAILURE_MODES: dict[int, str] = {0: "silent", 1: "printk", 2: "PANIC"}
 
 # Fields auditop may change with AUDIT_SET. It never sets failure, enabled or pid.
 SETTABLE_FIELDS: tuple[str, ...] = ("backlog_limit", "rate_limit", "backlog_wait_time")
@@ -42,9 +45,6 @@ class AuditStatus:
     feature_bitmap: int | None = None
     backlog_wait_time: int | None = None
     backlog_wait_time_actual: int | None = None
-
-    def as_dict(self) -> dict[str, int | None]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,8 @@ import time
 from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.memory import describe_backlog_memory, format_bytes
-from auditop.core.model import AuditStatus, SystemInfo
+from auditop.core.model import FAILURE_MODES, AuditStatus, SystemInfo
 
-FAILURE_MODES = {0: "silent", 1: "printk", 2: "PANIC"}
 ENABLED_MODES = {0: "disabled", 1: "enabled", 2: "enabled, locked"}
 
 

@@ -76,20 +76,3 @@ def _read_btime(path: str) -> float | None:
             except ValueError:
                 return None
     return None
-
-
-def find_auditd(proc_root: str = "/proc") -> int | None:
-    """The lowest pid whose comm is `auditd`, or None.
-
-    Scans every process, so call it rarely (for example when the kernel
-    reports no registered auditd).
-    """
-    try:
-        entries = os.listdir(proc_root)
-    except OSError:
-        return None
-    for pid in sorted(int(name) for name in entries if name.isascii() and name.isdigit()):
-        comm = read_text(os.path.join(proc_root, str(pid), "comm"))
-        if comm is not None and comm.rstrip("\n") == "auditd":
-            return pid
-    return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from auditop.core.model import Sample
-from auditop.kernel.errors import AuditError  # no pyroute2: errors.py is pure
 from auditop.kernel.results import SetResult
 
 
@@ -24,4 +23,4 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["AuditError", "SetResult", "Source"]
+__all__ = ["SetResult", "Source"]

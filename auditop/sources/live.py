@@ -29,6 +29,7 @@ class LiveSource:
         self._last_pid: int | None = None
         self._system: SystemInfo | None = None
         self._system_read_at = float("-inf")
+        self._system_pid: int | None = None  # the auditd pid it was read for
 
     def poll(self) -> Sample:
         start = time.monotonic()
@@ -45,11 +46,10 @@ class LiveSource:
                       poll_seconds=end - start)
 
     def _read_system(self, now: float) -> SystemInfo:
-        auditd = self._system.auditd if self._system else None
         if (self._system is None or now - self._system_read_at >= SYSTEM_PERIOD
-                or (auditd.pid if auditd else None) != (self._last_pid or None)):
+                or self._system_pid != self._last_pid):
             self._system = read_system(self._last_pid)
-            self._system_read_at = now
+            self._system_read_at, self._system_pid = now, self._last_pid
         return self._system
 
     def set(self, field: str, value: int) -> SetResult:

@@ -5,35 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from auditop.core.history import History, Window
-from auditop.core.model import (
-    AuditdConfig,
-    AuditdProcess,
-    AuditStatus,
-    NetlinkSocketRow,
-    Sample,
-    SystemInfo,
-)
+from auditop.core.model import AuditStatus, NetlinkSocketRow, Sample, SystemInfo
+from auditop.sources.scripted import (AUDITD_PID, EPOCH, HEALTHY_STATUS, SOCKET_INODE,
+                                      HEALTHY_SYSTEM as SCRIPTED_SYSTEM)
 
-EPOCH = 1_700_000_000.0  # wall clock = EPOCH + mono
-AUDITD_PID = 812
-SOCKET_INODE = 40_000
-
-HEALTHY_STATUS = AuditStatus(
-    enabled=1, failure=1, pid=AUDITD_PID, rate_limit=0, backlog_limit=8192, lost=0, backlog=0,
-    feature_bitmap=0x7F, backlog_wait_time=60000, backlog_wait_time_actual=0,
-)
-HEALTHY_CONFIG = AuditdConfig(
-    path="/etc/audit/auditd.conf", flush="incremental_async", freq=50, log_format="raw",
-    q_depth=2000, overflow_action="syslog", priority_boost=4,
-)
-HEALTHY_SYSTEM = SystemInfo(
-    rmem_default=8 * 1024 * 1024,
-    rmem_max=8 * 1024 * 1024,
-    auditd=AuditdProcess(pid=AUDITD_PID, name="auditd", state="S", start_time=EPOCH - 3600),
-    auditd_socket=NetlinkSocketRow(
-        portid=AUDITD_PID, groups=0, rmem=0, drops=0, inode=SOCKET_INODE),
-    config=HEALTHY_CONFIG,
-)
+# The scripted source's healthy system, without active plugins: a plugin adds
+# findings of its own, which the unit tests switch on where they are the point.
+HEALTHY_CONFIG = replace(SCRIPTED_SYSTEM.config, active_plugins=())
+HEALTHY_SYSTEM = replace(SCRIPTED_SYSTEM, config=HEALTHY_CONFIG, mem_total=None)
 
 _ANSWERED = object()
 

@@ -17,7 +17,7 @@ from auditop.probes.auditd_conf import clear_cache, parse_conf, read_auditd_conf
 from auditop.probes.boot import kernel_hz, parse_cmdline, parse_kernel_uint, read_boot_params
 from auditop.probes.meminfo import mem_total
 from auditop.probes.netlink import audit_sockets, parse_netlink, pick_audit_sockets
-from auditop.probes.process import auditd_process, find_auditd, parse_stat
+from auditop.probes.process import auditd_process, parse_stat
 from auditop.probes.sysctl import read_rmem
 
 # ---------------------------------------------------------------- netlink
@@ -220,19 +220,6 @@ def test_auditd_process_of_ourselves_on_real_proc():
     proc = auditd_process(os.getpid())
     assert proc is not None and proc.state == "R"
     assert proc.start_time is not None and proc.start_time > 0
-
-
-def test_find_auditd(tmp_path):
-    processes = {30: ("kauditd", "S"), 900: ("auditd", "S"), 88: ("bash", "S")}
-    root = _fake_proc(tmp_path / "proc", processes)
-    (root / "self").mkdir()  # non-numeric entries are ignored
-    assert find_auditd(str(root)) == 900
-
-
-def test_find_auditd_none(tmp_path):
-    root = _fake_proc(tmp_path / "proc", {30: ("kauditd", "S")})
-    assert find_auditd(str(root)) is None
-    assert find_auditd(str(tmp_path / "absent")) is None
 
 
 # ---------------------------------------------------------------- auditd.conf

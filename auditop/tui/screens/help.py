@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
-from textual.widgets import Static
+
+from auditop.tui.screens.text import TextScreen
 
 # Keys that belong to dialogs and lists rather than to the app's BINDINGS.
 EXTRA_KEYS = [
@@ -45,19 +43,10 @@ def help_content(bindings: list[Binding]) -> Content:
     return Content("\n").join(lines)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(TextScreen):
     BINDINGS = [Binding("escape,question_mark,q", "close", "close", id="help.close")]
 
     def __init__(self, bindings: list[Binding]) -> None:
-        super().__init__()
+        super().__init__("auditop help (Esc: close)", help_content(bindings), "help-text",
+                         classes="dialog help")
         self.bindings = bindings
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="dialog", classes="dialog help"):
-            yield Static(help_content(self.bindings), id="help-text")
-
-    def on_mount(self) -> None:
-        self.query_one("#dialog").border_title = "auditop help (Esc: close)"
-
-    def action_close(self) -> None:
-        self.dismiss(None)

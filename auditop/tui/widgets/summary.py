@@ -14,12 +14,12 @@ from rich.markup import escape
 from textual.content import Content
 
 from auditop.core.memory import format_bytes
+from auditop.core.model import FAILURE_MODES
 from auditop.core.findings import DEFAULT as THRESHOLDS
 from auditop.tui.view import View
 from auditop.tui.widgets.base import ViewWidget
 
 LABEL = 8  # width of the row labels ("backlog ")
-FAILURE_MODES = {0: "silent", 1: "printk", 2: "PANIC"}
 
 
 def clock_text(seconds: float) -> str:
