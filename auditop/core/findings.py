@@ -13,7 +13,7 @@ Ids and severities:
     critical  failure-panic, lost-increasing, auditd-not-running, auditd-stopped
     critical/warning  backlog-high (80% / 50% of the limit), backlog-wait (critical with lost)
     warning   rmem-default-small, backlog-limit-small, netlink-drops,
-              kernel-not-answering, audit-locked, flush-sync
+              kernel-not-answering, kernel-throttling, audit-locked, flush-sync
     warning/info  backlog-limit-boot-mismatch (warning when the running limit is lower),
                   q-depth-small (warning below 512, info below backlog_limit),
                   overflow-action (info for ignore, warning for suspend/single/halt)
@@ -74,7 +74,7 @@ def evaluate(history: History, thresholds: Thresholds = DEFAULT) -> list[Finding
         history=history,
         window=history.windows[-1] if history.windows else None,
         status=history.last_answered.status if history.last_answered else None,
-        system=history.latest.system if history.latest else None,
+        system=history.last_system,
         limits=thresholds,
     )
     found = [finding for rule in _RULES if (finding := rule(facts)) is not None]
@@ -204,8 +204,8 @@ def _lost_increasing(f: _Facts) -> Finding | None:
     total = f.window.status.lost if f.window.status else None
     return Finding(
         "lost-increasing", "critical", "Audit records are being lost",
-        f"The kernel dropped {f.window.lost} audit records in the last {f.window.seconds:.1f} s"
-        f"{_per_s(f.window.lost_per_s)}; its lost counter is now {_text(total)}. A lost record "
+        f"The kernel dropped {f.window.lost} audit records in the last "
+        f"{f.window.lost_seconds:.1f} s{_per_s(f.window.lost_per_s)}; its lost counter is now {_text(total)}. A lost record "
         "is gone for good: the audit trail has a hole. The kernel loses records when the backlog "
         "is over its limit and the wait budget is spent, when the rate limit is exceeded, when "
         "memory runs out, or when the hold or retry queue overflows; the kernel log "
@@ -279,6 +279,25 @@ def _kernel_not_answering(f: _Facts) -> Finding | None:
         "5.17 and later any process that talks to audit while the backlog is over its limit "
         "is made to sleep up to backlog_wait_time, auditop included: a silent kernel usually "
         "means the backlog is full and audited processes are waiting too.",
+    )
+
+
+def _kernel_throttling(f: _Facts) -> Finding | None:
+    window = f.window
+    latest = f.history.latest
+    held_now = latest.held_for if latest is not None and latest.throttled else 0.0
+    held = max(held_now, window.held_for if window and window.held_senders else 0.0)
+    if held <= 0:
+        return None
+    budget = f.status.backlog_wait_time if f.status else None
+    return Finding(
+        "kernel-throttling", "warning", "Kernel is holding processes that talk to audit",
+        f"The kernel has held auditop's requests asleep for up to {held:.1f} s: since 5.17 it "
+        "makes every process that sends it an audit request sleep up to backlog_wait_time "
+        f"({_text(budget)} jiffies) while the backlog is over its limit, and audited "
+        "processes wait the same way. auditop's numbers are real all the same: the kernel "
+        "answers before it makes the sender sleep. Raising backlog_limit above the backlog "
+        "(auditctl -b) takes effect at once and is not held.",
     )
 
 
@@ -395,7 +414,8 @@ def _overflow_action(f: _Facts) -> Finding | None:
 _RULES: tuple[Callable[[_Facts], Finding | None], ...] = (
     _failure_panic, _backlog_limit_small, _backlog_limit_boot_mismatch, _auditd_not_running,
     _audit_locked, _audit_disabled, _rate_limit, _lost_increasing, _backlog_high,
-    _netlink_drops, _backlog_wait, _kernel_not_answering, _rmem_default_small,
+    _netlink_drops, _backlog_wait, _kernel_not_answering, _kernel_throttling,
+    _rmem_default_small,
     _auditd_stopped, _flush_sync, _log_format_enriched, _q_depth_small, _overflow_action,
 )
 

@@ -24,7 +24,11 @@ into this one. A counter's first reading is only a baseline: a window that
 holds nothing but it (a lone first sample) has `lost` 0 and rates None. When
 a counter is unreadable (kernel silent, old kernel, no auditd socket) its
 rate is None, and the growth is counted when it is readable again, over the
-whole gap.
+whole gap, and the window says over how long (`lost_seconds`, ...): after a
+silence that span is longer than the window. A sample that records a silence
+carries no readings at all, and auditd's socket drops are read from /proc at
+2 Hz: their reading is stamped with the time /proc was read, not with the
+samples that reuse it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from auditop.core.model import AuditStatus, Sample
+from auditop.core.model import AuditStatus, Sample, SystemInfo
 
 # Absorbs float drift: ten additions of 0.1 give 0.9999999999999999.
 _EPSILON = 1e-6
@@ -49,12 +53,20 @@ class Window:
     failures: int  # polls with no answer (timeout, error)
     last: Sample  # newest sample of the window, answered or not
     status: AuditStatus | None  # newest answered status (None: kernel silent all window)
+    system: SystemInfo | None  # newest system info read by this window's end
     backlog_peak: int | None  # max backlog over answered samples
     lost: int  # lost events counted in this window (resets handled)
     lost_per_s: float | None
     netlink_drops_per_s: float | None  # on auditd's unicast socket
     wait_per_s: float | None  # growth of backlog_wait_time_actual, jiffies per second
     error: str | None  # the last kernel error seen in the window, if any
+    # Seconds each counter's growth was measured over (0.0: only a baseline).
+    # Longer than the window after a silence: the growth took that long.
+    lost_seconds: float = 0.0
+    drops_seconds: float = 0.0
+    wait_seconds: float = 0.0
+    held_senders: int = 0  # most of auditop's senders the kernel held at once
+    held_for: float = 0.0  # the longest the kernel held one, seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +87,12 @@ def _wait(sample: Sample) -> _Reading | None:
 
 
 def _drops(sample: Sample) -> _Reading | None:
-    socket = sample.system.auditd_socket
-    return None if socket is None else _Reading(sample.mono, socket.drops, socket.inode)
+    system = sample.system
+    socket = system.auditd_socket if system is not None else None
+    if socket is None:
+        return None
+    read_at = system.read_at if system.read_at is not None else sample.mono
+    return _Reading(read_at, socket.drops, socket.inode)
 
 
 _COUNTERS: dict[str, Callable[[Sample], _Reading | None]] = {
@@ -88,6 +104,7 @@ _COUNTERS: dict[str, Callable[[Sample], _Reading | None]] = {
 class _Growth:
     total: int
     per_s: float | None
+    seconds: float  # the real time the growth took
     last: _Reading | None  # the baseline for the next window
 
 
@@ -95,11 +112,13 @@ def _growth(baseline: _Reading | None, readings: list[_Reading]) -> _Growth:
     total, seconds, previous = 0, 0.0, baseline
     for reading in readings:
         if previous is not None:
+            if reading.mono <= previous.mono and reading.source == previous.source:
+                continue  # the same /proc reading again
             restarted = reading.source != previous.source or reading.value < previous.value
             total += reading.value if restarted else reading.value - previous.value
             seconds += max(reading.mono - previous.mono, 0.0)
         previous = reading
-    return _Growth(total, total / seconds if seconds > 0 else None, previous)
+    return _Growth(total, total / seconds if seconds > 0 else None, seconds, previous)
 
 
 class History:
@@ -110,6 +129,7 @@ class History:
         self.windows: deque[Window] = deque(maxlen=capacity)
         self.latest: Sample | None = None
         self.last_answered: Sample | None = None  # newest sample with a status
+        self.last_system: SystemInfo | None = None  # newest system info read
         self._first_mono: float | None = None
         self._current: list[Sample] = []
         self._deadline: float | None = None  # mono at which the current window closes
@@ -127,6 +147,8 @@ class History:
         self.latest = sample
         if sample.status is not None:
             self.last_answered = sample
+        if sample.system is not None:
+            self.last_system = sample.system
         if self._first_mono is None:
             self._first_mono = sample.mono
         return closed
@@ -178,12 +200,18 @@ class History:
             failures=len(samples) - len(answered),
             last=last,
             status=answered[-1] if answered else None,
+            system=self.last_system,
             backlog_peak=max((s.backlog for s in answered if s.backlog is not None), default=None),
             lost=growth["lost"].total,
             lost_per_s=growth["lost"].per_s,
             netlink_drops_per_s=growth["drops"].per_s,
             wait_per_s=growth["wait"].per_s,
             error=next((s.error for s in reversed(samples) if s.error is not None), None),
+            lost_seconds=growth["lost"].seconds,
+            drops_seconds=growth["drops"].seconds,
+            wait_seconds=growth["wait"].seconds,
+            held_senders=max(s.held_senders for s in samples),
+            held_for=max(s.held_for for s in samples),
         )
         self.windows.append(window)
         return window

@@ -103,6 +103,10 @@ class SystemInfo:
     config: AuditdConfig | None = None
     boot: BootParams = field(default_factory=BootParams)
     mem_total: int | None = None  # bytes
+    # time.monotonic() when /proc was read: probes are read at 2 Hz, so a
+    # counter here (auditd's socket drops) is a reading of that moment, not
+    # of the samples that reuse it.
+    read_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +114,24 @@ class Sample:
     """Everything auditop knows at one moment.
 
     `status` is None when the kernel did not answer; `error` then says why
-    (for example "no answer for 2.0 s"). `mono` is time.monotonic(), used for
-    rates; `time` is wall-clock seconds since the epoch, used for display.
+    (for example "no answer for 2.0 s"). `system` is None in a sample that
+    records a silence: it carries no reading it did not make. `mono` is
+    time.monotonic(), used for rates; `time` is wall-clock seconds since the
+    epoch, used for display. `held_senders` / `held_for`: how many of
+    auditop's senders the kernel is holding asleep, and the longest for how
+    long (the kernel throttles every process that talks to audit while the
+    backlog is over its limit; the values are real all the same).
     """
 
     time: float
     mono: float
     status: AuditStatus | None
-    system: SystemInfo
+    system: SystemInfo | None
     error: str | None = None
     poll_seconds: float = 0.0  # how long the kernel took to answer
+    held_senders: int = 0
+    held_for: float = 0.0
+
+    @property
+    def throttled(self) -> bool:
+        return self.held_senders > 0

@@ -26,6 +26,11 @@ class InvalidSetting(ValueError):
     """A value or field auditop refuses before talking to the kernel."""
 
 
+def _shown(text: str, limit: int = 24) -> str:
+    """The user's text, quoted and cut short (a 5000-digit value stays one line)."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 def max_value(field: str, hz: int | None = None) -> int:
     if field == "backlog_wait_time":
         return 10 * 60 * (hz or MAX_COMMON_HZ)
@@ -42,16 +47,21 @@ def parse_setting(field: str, text: str, *, allow_unlimited: bool = False,
     if field not in SETTABLE_FIELDS:
         raise InvalidSetting(
             f"unknown field {field!r}: auditop sets {', '.join(SETTABLE_FIELDS)}")
+    shown = _shown(text)
     text = text.strip()
-    # int() alone would also take "+5", " 5", "5_000" and "٣"; ask for digits.
-    if not text.isascii() or not text.lstrip("-").isdigit():
-        raise InvalidSetting(f"{field} must be a whole number, not {text!r}")
-    value = int(text)
-    if value < 0:
-        raise InvalidSetting(f"{field} cannot be negative ({value})")
+    # int() alone would also take "+5", "5_000", "٣" and "--5"; ask for one
+    # optional minus and ASCII digits only.
+    digits = text[1:] if text.startswith("-") else text
+    if not digits or not digits.isascii() or not digits.isdigit():
+        raise InvalidSetting(f"{field} must be a whole number, not {shown}")
+    if text.startswith("-"):
+        raise InvalidSetting(f"{field} cannot be negative ({shown})")
     top = max_value(field, hz)
-    if value > top:
-        raise InvalidSetting(f"{field} must be at most {top} ({value} is too large)")
+    # Compare lengths first: int() refuses more than 4300 digits with a traceback.
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(top)) or int(significant) > top:
+        raise InvalidSetting(f"{field} must be at most {top} ({shown} is too large)")
+    value = int(significant)
     if field == "backlog_limit" and value == 0 and not allow_unlimited:
         raise InvalidSetting(
             "backlog_limit 0 means unlimited (kernel memory is then unbounded); "

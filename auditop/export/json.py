@@ -8,28 +8,42 @@ from typing import Any
 from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.memory import backlog_memory
-from auditop.core.model import STATUS_FIELDS, AuditStatus, Sample, SystemInfo
+from auditop.core.model import STATUS_FIELDS, AuditStatus, SystemInfo
 
-SCHEMA_VERSION = 1
-
-
-def status_object(sample: Sample, findings: list[Finding]) -> dict[str, Any]:
-    return _status_line(sample.time, sample.status, sample.system, findings, sample.error)
+# Every line and object carries it from version 2 on; lines without one are
+# version 1 (before `held_*` and the per-counter spans).
+SCHEMA_VERSION = 2
 
 
-def _status_line(time: float, status: AuditStatus | None, system: SystemInfo,
-                 findings: list[Finding], error: str | None) -> dict[str, Any]:
+def status_object(window: Window, findings: list[Finding] | tuple[Finding, ...]
+                  ) -> dict[str, Any]:
+    """`status --json`: the newest answered status and the system info of
+    the sampled window (the text output shows the same)."""
+    line = _status_line(window.end, window.status, window.system, findings, window.error,
+                        window)
+    line["window"] = _window_fields(window)
+    return line
+
+
+def _status_line(time: float, status: AuditStatus | None, system: SystemInfo | None,
+                 findings, error: str | None, window: Window) -> dict[str, Any]:
     return {
+        "version": SCHEMA_VERSION,
         "time": time,
         "status": {name: getattr(status, name) if status else None
                    for name in STATUS_FIELDS},
         "system": system_object(system, status.backlog_limit if status else None),
         "findings": [finding.as_dict() for finding in findings],
         "error": error,
+        "held_senders": window.held_senders,
+        "held_for": round(window.held_for, 3),
     }
 
 
-def system_object(system: SystemInfo, backlog_limit: int | None) -> dict[str, Any]:
+def system_object(system: SystemInfo | None, backlog_limit: int | None
+                  ) -> dict[str, Any] | None:
+    if system is None:
+        return None
     auditd = None
     if system.auditd is not None or system.auditd_socket is not None:
         process, sock = system.auditd, system.auditd_socket
@@ -58,20 +72,27 @@ def system_object(system: SystemInfo, backlog_limit: int | None) -> dict[str, An
     }
 
 
-def window_object(window: Window, findings: list[Finding]) -> dict[str, Any]:
+def window_object(window: Window, findings) -> dict[str, Any]:
     """One `record` line: the newest status the kernel gave in the window
     (fields null when it never answered), the newest system state, and the
     window's summary."""
-    line = _status_line(window.end, window.status, window.last.system, findings,
-                        window.error)
-    line["window"] = {
+    line = _status_line(window.end, window.status, window.system, findings,
+                        window.error, window)
+    line["window"] = _window_fields(window)
+    return line
+
+
+def _window_fields(window: Window) -> dict[str, Any]:
+    return {
         "seconds": round(window.seconds, 6),
         "samples": window.samples,
         "failures": window.failures,
         "backlog_peak": window.backlog_peak,
         "lost": window.lost,
         "lost_per_s": window.lost_per_s,
+        "lost_seconds": round(window.lost_seconds, 6),
         "netlink_drops_per_s": window.netlink_drops_per_s,
+        "drops_seconds": round(window.drops_seconds, 6),
         "wait_per_s": window.wait_per_s,
+        "wait_seconds": round(window.wait_seconds, 6),
     }
-    return line

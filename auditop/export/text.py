@@ -24,7 +24,7 @@ def _rate(value: float | None) -> str:
 def status_lines(window: Window) -> list[tuple[str, str]]:
     """(label, text) rows shared by the text summary."""
     status: AuditStatus = window.status
-    system: SystemInfo = window.last.system
+    system: SystemInfo = window.system or SystemInfo()
     rows = [
         ("audit", f"{_value(status.enabled)} ({ENABLED_MODES.get(status.enabled, '?')})"
                   f"   failure {_value(status.failure)} "
@@ -45,7 +45,8 @@ def status_lines(window: Window) -> list[tuple[str, str]]:
                             f"{_value(window.backlog_peak)} / limit "
                             f"{'unlimited' if limit == 0 else _value(limit)}{use}"
                             f" over {window.seconds:.1f} s"))
-    rows.append(("lost", f"{_value(status.lost)} total, {_rate(window.lost_per_s)}"))
+    rows.append(("lost", f"{_value(status.lost)} total, {_rate(window.lost_per_s)}"
+                         f" over {window.lost_seconds:.1f} s"))
     rows.append(("waiting", f"backlog_wait_time {_value(status.backlog_wait_time)} "
                             f"jiffies, waited {_value(status.backlog_wait_time_actual)} "
                             f"jiffies in all ({_rate(window.wait_per_s)})"))
@@ -74,6 +75,10 @@ def status_lines(window: Window) -> list[tuple[str, str]]:
     if boot.audit is not None or boot.audit_backlog_limit is not None:
         rows.append(("boot", f"audit={boot.audit} "
                              f"audit_backlog_limit={boot.audit_backlog_limit}"))
+    if window.held_senders:
+        rows.append(("throttled", f"the kernel held auditop's senders up to "
+                                  f"{window.held_for:.1f} s (backlog over its limit); "
+                                  "the values above are real"))
     return rows
 
 

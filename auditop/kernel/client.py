@@ -1,101 +1,139 @@
-"""The NETLINK_AUDIT control socket: AUDIT_GET and AUDIT_SET with timeouts.
+"""The NETLINK_AUDIT control socket: AUDIT_GET and AUDIT_SET, with replies
+received independently of sending.
 
-Since kernel 5.17 the kernel puts any process that sends it an audit request
-to sleep, uninterruptibly and inside sendmsg(), for up to backlog_wait_time
-while the backlog is over its limit: a socket timeout cannot help. So a
-`guarded` client runs every request on its own I/O thread and the caller
-waits for the answer at most `timeout` seconds; a request the kernel is still
-sitting on is never duplicated: the next call first waits for it to come back.
+Since kernel 5.17 the kernel puts the sender of any audit request to sleep,
+after processing it, for up to backlog_wait_time while the backlog is over
+its limit; the reply is queued *before* that sleep. So one reader thread
+receives every reply and hands it to whoever waits for that sequence number,
+and the sending is done by child processes (senders.py): a sender the kernel
+holds does not hide the answer, does not block the caller, and does not keep
+auditop alive when it quits. At most `max_senders` may be held at once; past
+that a request fails at once with SendersHeld rather than queue behind them.
 
-An unguarded client does the I/O in the caller's thread (a thread hop costs
-~30 us, a third of the round trip). Only a thread that exists to poll, and
-whose consumer watches how long a poll takes, should use one: the Sampler.
+The socket is a plain AF_NETLINK socket: pyroute2's synchronous socket is one
+per thread (0.9.7), which a reader thread and child senders cannot share.
+The messages themselves are pyroute2 message classes (wire.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import itertools
-import queue
+import os
+import selectors
 import socket
 import threading
 import time
-from typing import Callable, TypeVar
+from typing import Protocol
 
-from pyroute2.netlink.nlsocket import NetlinkSocket
-
+from auditop.core.changes import SetAck
+from auditop.core.errors import (AuditError, InvalidValue, NoAnswer, SendersHeld,
+                                 from_errno)
 from auditop.core.model import AuditStatus
 from auditop.kernel import wire
-from auditop.kernel.errors import (AuditError, AuditLocked, InvalidValue, NoAnswer,
-                                   from_errno)
-from auditop.kernel.results import SetResult
+from auditop.kernel.senders import REPORT, SenderPool
+from auditop.probes.namespaces import in_initial_pid_namespace
 
-T = TypeVar("T")
-RECV_BUFFER = 8192
+RECV_BUFFER = 65536
 DEFAULT_TIMEOUT = 2.0
+MAX_SENDERS = 4
+# A sender still in send() this long after its request went out is held by the
+# kernel (an answered request returns from send() in well under a millisecond).
+HELD_AFTER = 0.05
+
+
+class Pool(Protocol):
+    """Who sends: SenderPool (child processes), or a test's stand-in."""
+
+    report_fd: int | None
+
+    def send(self, message: bytes, seq: int, *, reserved: bool = False) -> object: ...
+
+    def sent(self, ident: int) -> None: ...
+
+    def held(self, after: float = HELD_AFTER) -> tuple[int, float]: ...
+
+    def is_busy(self, sender: object) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class _Waiter:
+    __slots__ = ("event", "want_type", "message", "error")
+
+    def __init__(self, want_type: int | None) -> None:
+        self.event = threading.Event()
+        self.want_type = want_type
+        self.message: wire.Message | None = None
+        self.error: AuditError | None = None
 
 
 class AuditClient:
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, guarded: bool = True,
-                 sock: socket.socket | None = None) -> None:
-        """`sock` replaces the kernel socket (tests script the kernel's bytes)."""
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, *, sock: socket.socket | None = None,
+                 pool: Pool | None = None, max_senders: int = MAX_SENDERS) -> None:
+        """`sock` and `pool` replace the kernel socket and the child senders
+        (tests script the kernel's bytes)."""
         self.timeout = timeout
-        self._netlink = None
-        self._private_loop = None  # pyroute2's loop, when made on a helper thread
         if sock is None:
-            try:
-                self._netlink, self._private_loop = _outside_event_loop(_open_netlink)
-            except OSError as exc:
-                raise from_errno(exc.errno or errno.EIO) from exc
-            # pyroute2 made and bound the socket; requests go straight through
-            # it, as its asyncio request path costs ~3x the round trip itself.
-            sock = self._netlink.asyncore.socket
+            sock = _open_netlink()
         self._socket = sock
-        self._socket.settimeout(timeout)
+        self._pool = pool if pool is not None else SenderPool(sock.fileno(), max_senders)
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
-        self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._replies: queue.SimpleQueue = queue.SimpleQueue()
-        self._in_flight_since: float | None = None
-        self._guarded = guarded
-        if guarded:
-            threading.Thread(target=self._serve, name="auditop-netlink",
-                             daemon=True).start()
+        self._waiters: dict[int, _Waiter] = {}
+        self._closed = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()  # close() wakes the reader
+        self._reader = threading.Thread(target=self._read, name="auditop-netlink-reader",
+                                        daemon=True)
+        self._reader.start()
 
     # -- public API -------------------------------------------------------
 
     def get_status(self, timeout: float | None = None) -> AuditStatus:
-        return self._call(self._get_status, timeout)
+        seq, waiter, _ = self._request(wire.encode_get, wire.AUDIT_GET, reserved=False)
+        return wire.decode_status(self._wait(seq, waiter, timeout))
 
-    def set(self, field: str, value: int, timeout: float | None = None) -> SetResult:
-        """Set one field, then read it back. Never sets failure, enabled or pid."""
-        before = self.get_status(timeout)
-        if before.enabled == 2:
-            raise AuditLocked()
+    def set(self, field: str, value: int, timeout: float | None = None) -> SetAck:
+        """Send one AUDIT_SET and wait for its ACK. Reading the value back is
+        the caller's (the next answered status). Never sets failure, enabled
+        or pid. When the ACK does not come but the sender is held, the kernel
+        has processed the request: it holds senders only afterwards."""
+        seq, waiter, sender = self._request(
+            lambda s: wire.encode_set(s, field, value), None, reserved=True)
         try:
-            self._call(lambda: self._set(field, value), timeout)
+            self._wait(seq, waiter, timeout)
         except InvalidValue as exc:
             raise InvalidValue(f"{field} = {value}") from exc
-        except AuditError as exc:
-            # EPERM from a kernel that answered GET: the lock came in between.
-            if self.get_status(timeout).enabled == 2:
-                raise AuditLocked() from exc
+        except NoAnswer:
+            if self._pool.is_busy(sender):
+                return SetAck(field, value, acked=False, held=True)
             raise
-        after = self.get_status(timeout)
-        new = getattr(after, field)
-        if new != value:
-            raise AuditError(f"the kernel accepted {field} = {value} but reads "
-                             f"back {new}")
-        return SetResult(field, getattr(before, field), value, new)
+        # The ACK is sent before the penalty: give send() a moment to return.
+        deadline = time.monotonic() + HELD_AFTER
+        while self._pool.is_busy(sender) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return SetAck(field, value, acked=True, held=self._pool.is_busy(sender))
+
+    def held(self) -> tuple[int, float]:
+        """(how many of auditop's senders the kernel is holding, the longest s)."""
+        return self._pool.held(HELD_AFTER)
 
     def close(self) -> None:
-        if self._guarded:
-            self._requests.put(None)
-        if self._netlink is not None:
-            self._netlink.close()
-        if self._private_loop is not None and not self._private_loop.is_closed():
-            self._private_loop.close()  # its thread is gone; pyroute2 cannot close it
+        """Never waits for a held sender; wakes every caller still waiting."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            os.write(self._wake_write, b"x")  # the reader closes the rest when it wakes
+        except OSError:
+            pass  # the reader has gone already (its socket failed)
+        os.close(self._wake_write)
+        self._pool.close()
+        with self._lock:
+            waiters, self._waiters = list(self._waiters.values()), {}
+        for waiter in waiters:
+            waiter.error = AuditError("the audit connection was closed")
+            waiter.event.set()
 
     def __enter__(self) -> AuditClient:
         return self
@@ -105,107 +143,112 @@ class AuditClient:
 
     # -- the caller's side --------------------------------------------------
 
-    def _call(self, request: Callable[[], T], timeout: float | None) -> T:
-        if not self._guarded:
-            with self._lock:
-                try:
-                    return request()
-                except OSError as exc:
-                    raise from_errno(exc.errno or errno.EIO) from exc
+    def _request(self, encode, want_type: int | None, *, reserved: bool
+                 ) -> tuple[int, _Waiter, object]:
+        seq = next(self._seq)
+        waiter = _Waiter(want_type)
+        with self._lock:
+            self._waiters[seq] = waiter
+        try:
+            sender = self._pool.send(encode(seq), seq, reserved=reserved)
+        except LookupError as exc:
+            self._forget(seq)
+            count, seconds = exc.args
+            raise SendersHeld(count, seconds) from None
+        except OSError as exc:
+            self._forget(seq)
+            raise self._error(exc.errno or errno.EIO) from exc
+        return seq, waiter, sender
+
+    def _wait(self, seq: int, waiter: _Waiter, timeout: float | None) -> wire.Message:
         timeout = self.timeout if timeout is None else timeout
-        start = time.monotonic()
-        if not self._lock.acquire(timeout=timeout):
-            raise NoAnswer(time.monotonic() - start)
+        answered = waiter.event.wait(timeout)
+        self._forget(seq)
+        if not answered:
+            count, held_for = self.held()
+            why = f"the kernel is holding auditop's sender for {held_for:.1f} s" \
+                if count else ""
+            raise NoAnswer(timeout, why)
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.message
+
+    def _forget(self, seq: int) -> None:
+        with self._lock:
+            self._waiters.pop(seq, None)
+
+    @staticmethod
+    def _error(code: int) -> AuditError:
+        return from_errno(code, initial_pid_namespace=in_initial_pid_namespace()
+                          if code in (errno.EPERM, errno.EACCES) else True)
+
+    # -- the reader thread ----------------------------------------------------
+
+    def _read(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._socket, selectors.EVENT_READ, self._receive)
+        selector.register(self._wake_read, selectors.EVENT_READ, None)
+        if self._pool.report_fd is not None:
+            selector.register(self._pool.report_fd, selectors.EVENT_READ, self._reports)
         try:
-            if self._in_flight_since is not None:
-                # An earlier request is still asleep in the kernel: wait for it
-                # (its answer is stale now) rather than queue another behind it.
-                self._wait_reply(timeout)
-            self._in_flight_since = time.monotonic()
-            self._requests.put(request)
-            ok, value = self._wait_reply(timeout - (time.monotonic() - start))
+            while True:
+                for key, _ in selector.select():
+                    if key.data is None:
+                        return
+                    key.data()
+        except OSError:
+            if not self._closed.is_set():
+                raise
         finally:
-            self._lock.release()
-        if ok:
-            return value
-        raise value
+            selector.close()
+            self._socket.close()
+            os.close(self._wake_read)
+            if self._pool.report_fd is not None:
+                os.close(self._pool.report_fd)
 
-    def _wait_reply(self, timeout: float) -> tuple[bool, object]:
+    def _receive(self) -> None:
+        data = self._socket.recv(RECV_BUFFER)
         try:
-            reply = self._replies.get(timeout=max(timeout, 0.0))
-        except queue.Empty:
-            raise NoAnswer(time.monotonic() - self._in_flight_since) from None
-        self._in_flight_since = None
-        return reply
-
-    # -- the I/O thread -----------------------------------------------------
-
-    def _serve(self) -> None:
-        while (request := self._requests.get()) is not None:
+            messages = wire.split(data)
+        except AuditError:
+            return  # a datagram we cannot cut cannot be matched to anyone either
+        for message in messages:
+            with self._lock:
+                waiter = self._waiters.get(message.seq)
+            if waiter is None:
+                continue  # the answer to a request whose caller gave up
             try:
-                self._replies.put((True, request()))
+                match = wire.answer([message], message.seq, waiter.want_type)
             except AuditError as exc:
-                self._replies.put((False, exc))
-            except OSError as exc:
-                self._replies.put((False, from_errno(exc.errno or errno.EIO)))
+                code = getattr(exc, "errno", None)
+                waiter.error = exc if code is None else self._error(code)
+                waiter.event.set()
+                continue
+            if match is not None:
+                waiter.message = match
+                waiter.event.set()
 
-    def _get_status(self) -> AuditStatus:
-        seq = next(self._seq)
-        self._socket.send(wire.encode_get(seq))
-        return wire.decode_status(self._receive(seq, wire.AUDIT_GET))
-
-    def _set(self, field: str, value: int) -> None:
-        seq = next(self._seq)
-        self._socket.send(wire.encode_set(seq, field, value))
-        self._receive(seq, None)
-
-    def _receive(self, seq: int, want_type: int | None) -> wire.Message:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                data = self._socket.recv(RECV_BUFFER)
-            except TimeoutError:
-                raise NoAnswer(self.timeout) from None
-            if (message := wire.answer(wire.split(data), seq, want_type)) is not None:
-                return message
-            if time.monotonic() > deadline:
-                raise NoAnswer(self.timeout)
+    def _reports(self) -> None:
+        data = os.read(self._pool.report_fd, REPORT.size * 64)
+        for offset in range(0, len(data) - REPORT.size + 1, REPORT.size):
+            ident, seq, code = REPORT.unpack_from(data, offset)
+            self._pool.sent(ident)
+            if code:
+                with self._lock:
+                    waiter = self._waiters.get(seq)
+                if waiter is not None:
+                    waiter.error = self._error(code)
+                    waiter.event.set()
 
 
-def _open_netlink() -> NetlinkSocket:
-    netlink = NetlinkSocket(family=wire.NETLINK_AUDIT)
+def _open_netlink() -> socket.socket:
     try:
-        netlink.bind()
-    except BaseException:
-        netlink.close()
-        raise
-    return netlink
-
-
-def _outside_event_loop(make: Callable[[], NetlinkSocket]
-                        ) -> tuple[NetlinkSocket, asyncio.AbstractEventLoop | None]:
-    """pyroute2's synchronous socket sets itself up with run_until_complete()
-    on an event loop of its own, which fails ("This event loop is already
-    running") in a thread whose asyncio loop is running: an async test, an
-    app's handler. There, build it on a short-lived thread, and hand back the
-    loop pyroute2 made on that thread so close() can close it."""
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, wire.NETLINK_AUDIT)
+    except OSError as exc:
+        raise from_errno(exc.errno or errno.EIO) from exc
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return make(), None
-    result: dict[str, object] = {}
-
-    def build() -> None:
-        try:
-            netlink = make()
-            result["loop"] = getattr(netlink.asyncore.local, "event_loop", None)
-            result["value"] = netlink
-        except BaseException as exc:  # re-raised in the caller's thread below
-            result["error"] = exc
-
-    thread = threading.Thread(target=build, name="auditop-netlink-open")
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    return result["value"], result["loop"]
+        sock.bind((0, 0))
+    except OSError as exc:
+        sock.close()
+        raise from_errno(exc.errno or errno.EIO) from exc
+    return sock

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, nlmsg
 
 from auditop.core.model import SETTABLE_FIELDS, STATUS_FIELDS, AuditStatus
-from auditop.kernel.errors import ProtocolError, from_errno
+from auditop.core.errors import ProtocolError, from_errno
 
 NETLINK_AUDIT = 9
 AUDIT_GET = 1000

@@ -29,8 +29,10 @@ def read_system(
     *,
     proc_root: str = "/proc",
     auditd_conf: str = "/etc/audit/auditd.conf",
+    read_at: float | None = None,
 ) -> SystemInfo:
-    """Everything auditop reads outside the audit netlink socket, for auditd `pid`."""
+    """Everything auditop reads outside the audit netlink socket, for auditd
+    `pid`, stamped `read_at` (time.monotonic(), by default now)."""
     rmem_default, rmem_max = read_rmem(proc_root)
     auditd_socket, readers = audit_sockets(pid, os.path.join(proc_root, "net", "netlink"))
     return SystemInfo(
@@ -42,6 +44,7 @@ def read_system(
         config=read_auditd_config(auditd_conf),
         boot=read_boot_params(os.path.join(proc_root, "cmdline")),
         mem_total=_recent_mem_total(os.path.join(proc_root, "meminfo")),
+        read_at=time.monotonic() if read_at is None else read_at,
     )
 
 

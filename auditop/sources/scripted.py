@@ -2,8 +2,12 @@
 
 ScriptedSource plays a script of Samples (a list, or a function step ->
 Sample), records every set() in `.writes`, can be told to fail set() with a
-given AuditError, and can be held "asleep in the kernel" with `block()` /
-`unblock()` the way a real kernel holds a poller while the backlog is full.
+given AuditError, and holds senders the two ways the real kernel does while
+the backlog is over its limit: `block()` / `unblock()` make polls wait with
+no answer (a kernel that answers nothing), `throttle(seconds)` makes polls
+answer but report held senders, and every set() while blocked or throttled
+is applied and reports a held sender (the kernel processes a request before
+it puts the sender to sleep).
 
 The scenario builders below produce realistic, seeded, fully deterministic
 Samples (time = EPOCH + step * period) for the states auditop must show:
@@ -22,8 +26,8 @@ from typing import Callable, Sequence
 
 from auditop.core.model import (AuditdConfig, AuditdProcess, AuditStatus, NetlinkSocketRow,
                                 Sample, SystemInfo)
-from auditop.kernel.errors import AuditError
-from auditop.kernel.results import SetResult
+from auditop.core.changes import SetAck
+from auditop.core.errors import AuditError
 
 Script = Callable[[int], Sample]
 
@@ -40,8 +44,8 @@ class ScriptedSource:
     `restamp` (default) gives each polled sample the real wall and monotonic
     clocks, so it mixes with the sampler's own stall samples; turn it off to
     keep the script's times. set() changes the field in every later sample
-    and returns what was asked for as read back (`readback` overrides that,
-    to simulate a kernel that clamps a value).
+    (`readback` overrides the value later samples show, to simulate a kernel
+    that clamps a value).
     """
 
     def __init__(self, script: Sequence[Sample] | Script, *, restamp: bool = True,
@@ -62,6 +66,7 @@ class ScriptedSource:
         self.closed = False
         self._awake = threading.Event()
         self._awake.set()
+        self.held_for = 0.0  # > 0: polls answer, and report a sender held this long
         self._lock = threading.Lock()
 
     # -- simulating the kernel holding the poller ------------------------------
@@ -77,6 +82,10 @@ class ScriptedSource:
     def blocked(self) -> bool:
         return not self._awake.is_set()
 
+    def throttle(self, seconds: float) -> None:
+        """Polls answer, and say the kernel holds a sender `seconds` (0: stop)."""
+        self.held_for = seconds
+
     # -- the Source protocol -----------------------------------------------------
 
     def poll(self) -> Sample:
@@ -87,28 +96,22 @@ class ScriptedSource:
             if sample.status is not None and self.overrides:
                 sample = replace(sample, status=replace(sample.status, **self.overrides))
         if self._restamp:
-            sample = replace(sample, time=time.time(), mono=time.monotonic())
+            sample = replace(sample, time=time.time(), mono=time.monotonic(), poll_seconds=0.0)
+        if self.held_for:
+            sample = replace(sample, held_senders=1, held_for=self.held_for)
         return sample
 
-    def set(self, field: str, value: int) -> SetResult:
+    def set(self, field: str, value: int) -> SetAck:
         with self._lock:
             self.writes.append((field, value))
             if self.set_error is not None:
                 raise self.set_error
-            old = self._current(field)
-            new = self.readback.get(field, value)
-            self.overrides[field] = new
-        return SetResult(field=field, old=old, requested=value, new=new)
+            self.overrides[field] = self.readback.get(field, value)
+        return SetAck(field, value, acked=True, held=self.blocked or self.held_for > 0)
 
     def close(self) -> None:
         self.closed = True
         self._awake.set()  # a blocked poll returns, as a closed socket would make it
-
-    def _current(self, field: str) -> int | None:
-        if field in self.overrides:
-            return self.overrides[field]
-        status = self._script(max(self.polls - 1, 0)).status
-        return getattr(status, field) if status is not None else None
 
 
 def _from_list(samples: list[Sample]) -> Script:
@@ -222,6 +225,19 @@ def auditd_stopped(seed: int = 4, limit: int = 64) -> Script:
     return step
 
 
+def throttled(seed: int = 8, limit: int = 64) -> Script:
+    """auditd stopped with backlog_wait_time 500 (2 s at HZ 250): the kernel
+    answers auditop at once but then holds its sender, as every sender."""
+    base = auditd_stopped(seed, limit)
+
+    def step(n: int) -> Sample:
+        sample = base(n)
+        return replace(sample, status=replace(sample.status, backlog_wait_time=500,
+                                              backlog_wait_time_actual=(n // 20) * 500),
+                       held_senders=1 + n % 3, held_for=0.2 + (n % 20) * 0.1)
+    return step
+
+
 def auditd_not_running(seed: int = 5) -> Script:
     """Auditing is on but no auditd is registered (pid 0)."""
     def step(n: int) -> Sample:
@@ -258,6 +274,7 @@ SCENARIOS: dict[str, Callable[..., Script]] = {
     "overflow": overflow,
     "panic": panic_mode,
     "auditd-stopped": auditd_stopped,
+    "throttled": throttled,
     "auditd-not-running": auditd_not_running,
     "disabled": disabled,
     "locked": locked,
@@ -272,8 +289,9 @@ def samples(scenario: str | Script, seconds: float, period: float = PERIOD) -> l
 
 
 def silence(after: Sample, seconds: float, error: str | None = None) -> Sample:
-    """The stall sample a consumer records when the kernel has not answered
-    for `seconds` after `after` (the last answered sample)."""
+    """The silence sample the Monitor records when the kernel has not
+    answered for `seconds` after `after` (the last answered sample): no
+    status, no system readings."""
     return replace(after, time=after.time + seconds, mono=after.mono + seconds, status=None,
-                   error=error or f"kernel not answering for {seconds:.1f} s",
+                   system=None, error=error or f"kernel not answering for {seconds:.1f} s",
                    poll_seconds=seconds)

@@ -2,28 +2,18 @@
 
 Data flows one way:
 
-    Sampler thread (worker) --Sampled--> History --window--> evaluate -> View -> widgets
+    Monitor (its own threads: sampling, History, findings) --Snapshotted--> View -> widgets
 
-The sampler polls the source on a thread worker, one poll in flight, and
-posts its Samples as messages, a quarter second's worth at a time. History
-keeps the backlog peak of every display window; the widgets are refreshed
-only when a window closes or the app's own state changes (pause, a silent
-kernel, a change blocked), so a steady screen costs almost nothing. A
-watchdog, re-armed by every batch, fires only when a batch is late: it asks
-the sampler how long the poll under way has taken and, past the stall
-threshold, records a "no answer" sample at once (then every 0.25 s), so the
-screen says "kernel not answering" while the kernel still holds the poller.
-
-Changes (backlog_limit) are proposed by keys, confirmed in a dialog, applied
-on a thread worker (set() may block), read back, notified and logged.
+The app renders the snapshots the Monitor posts and nothing else: a steady
+screen costs a message per window. Changes (backlog_limit) are proposed by
+keys (core/changes.py), confirmed in a dialog (twice, naming the panic, when
+failure = 2 and the change can lose records), applied on a thread worker by
+the Monitor's change path, read back from the kernel's next answer, notified
+and logged.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -32,20 +22,21 @@ from typing import Callable, Sequence
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen
 from textual.containers import Horizontal
+from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 
 from auditop.changelog import append_change
-from auditop.core.findings import DEFAULT, Finding, Thresholds, evaluate
-from auditop.core.history import History
+from auditop.core import changes
+from auditop.core.changes import FIELD, NoProposal, Proposal
+from auditop.core.errors import AuditError, AuditLocked, NotPrivileged, as_audit_error
+from auditop.core.findings import DEFAULT, Finding, Thresholds
 from auditop.core.model import Sample
-from auditop.core.sampler import DEFAULT_RATE_HZ, STALL_SECONDS, Sampler
-from auditop.core.settings import U32_MAX
-from auditop.kernel.errors import AuditError, AuditLocked, NotPrivileged
-from auditop.sources import Source
-from auditop.tui.messages import ChangeApplied, ChangeFailed, SamplerFailed, Sampled
-from auditop.tui.screens.confirm import ConfirmScreen, Proposal
+from auditop.core.monitor import Monitor, Snapshot
+from auditop.core.sampler import DEFAULT_RATE_HZ
+from auditop.core.source import Source
+from auditop.tui.messages import ChangeApplied, ChangeFailed, MonitorFailed, Snapshotted
+from auditop.tui.screens.confirm import ConfirmScreen, PanicConfirmScreen
 from auditop.tui.screens.fatal import FatalScreen
 from auditop.tui.screens.finding import FindingScreen
 from auditop.tui.screens.help import HelpScreen
@@ -55,10 +46,7 @@ from auditop.tui.widgets.charts import Charts
 from auditop.tui.widgets.findings import FindingsList, finding_detail
 from auditop.tui.widgets.summary import Banner, Summary, TitleBar
 
-FIELD = "backlog_limit"  # the one setting the TUI steers
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0)  # display interval steps for [ and ]
-DELIVERY_PERIOD = 0.25  # seconds of samples per Sampled message
-STALL_CHECK = 0.25  # while the kernel is silent, how often the screen says so
 CHANGE_ACTIONS = frozenset({"double", "halve", "exact", "restore"})
 
 
@@ -112,27 +100,27 @@ class AuditopApp(App[int]):
             raise ValueError("give a source or a source_factory")
         self.source = source
         self._source_factory = source_factory
-        self.history = History(interval)
+        self._interval = interval
         self.sample_rate = sample_rate
         self.read_only = read_only
         self.clock = clock
         self.change_log = change_log
         self.thresholds = thresholds
-        self.sampler: Sampler | None = None
+        self.monitor: Monitor | None = None
+        self.snapshot: Snapshot | None = None
         self.paused = False
-        self.found_limit: int | None = None  # backlog_limit when auditop started
         self.denied: str | None = None  # why the kernel refused a change (privilege, lock)
         self.view: View | None = None
         self._preload = list(preload)
         self._autostart = autostart
         self._blocked_shown: str | None = None
-        self._silence_shown = -1
         self._detail_shown: Finding | None = None
-        self._batch: list[Sample] = []  # the sampler thread's, until posted
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._stopping = False
-        self._sampler_done = threading.Event()
         self._startup_error = startup_error
+
+    @property
+    def history(self):
+        """The Monitor's History (read it; only the Monitor's thread writes it)."""
+        return self.monitor.history
 
     # -- layout ------------------------------------------------------------------
 
@@ -147,106 +135,44 @@ class AuditopApp(App[int]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        for sample in self._preload:
-            self._record(sample)
-        self._refresh_view()
-        if self._startup_error is not None:
-            self._fatal(self._startup_error)
-        elif self._autostart:
-            self._start_sampling()
-
-    def _start_sampling(self) -> None:
-        self.run_worker(self._sample, thread=True, exclusive=True, exit_on_error=False,
-                        group="sampler", name="sampler")
-        self._arm_watchdog(DELIVERY_PERIOD + STALL_SECONDS)
-
-    def _sample(self) -> None:
-        """The sampler's thread. The source is made here too: the live one
-        opens its netlink socket with an event loop of its own, which cannot
-        run inside the UI's."""
-        if self.source is None:
+        if self._startup_error is None and self.source is None:
             try:
                 self.source = self._source_factory()
             except AuditError as error:
-                self._fail(error)
-                return
-        sampler = Sampler(self.source, self.sample_rate)
-        self.sampler = sampler
-        try:
-            if not self._stopping:
-                sampler.run(self._deliver, self._fail)
-        finally:
-            self._sampler_done.set()
-
-    # -- the sampler's thread: post only --------------------------------------------
-
-    def _deliver(self, sample: Sample) -> None:
-        self._batch.append(sample)
-        if sample.mono - self._batch[0].mono >= DELIVERY_PERIOD or sample.status is None:
-            batch, self._batch = tuple(self._batch), []
-            self.post_message(Sampled(batch))
-
-    def _fail(self, error: AuditError) -> None:
-        self.post_message(SamplerFailed(error))
+                self._startup_error = error
+        if self._startup_error is not None:
+            self._fatal(self._startup_error)
+            return
+        self.monitor = Monitor(
+            self.source, interval=self._interval, rate_hz=self.sample_rate,
+            thresholds=self.thresholds,
+            on_snapshot=lambda snapshot: self.post_message(Snapshotted(snapshot)),
+            on_failure=lambda error: self.post_message(MonitorFailed(as_audit_error(error))))
+        self.snapshot = self.monitor.add(self._preload)
+        self._refresh_view()
+        if self._autostart:
+            self.monitor.start()
 
     # -- data in -----------------------------------------------------------------------
 
-    @on(Sampled)
-    def _on_sampled(self, message: Sampled) -> None:
-        for sample in message.samples:
-            self._take(sample)
-        # Fires only when the next batch is late, i.e. when the kernel holds
-        # the poller: a steady screen has no timer waking it (CPU budget).
-        self._arm_watchdog(DELIVERY_PERIOD + STALL_SECONDS)
+    @on(Snapshotted)
+    def _on_snapshot(self, message: Snapshotted) -> None:
+        self.snapshot = message.snapshot
+        self._refresh_view()
 
-    def _arm_watchdog(self, delay: float) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        self._watchdog = asyncio.get_running_loop().call_later(delay, self._check_stall)
-
-    @on(SamplerFailed)
-    def _on_sampler_failed(self, message: SamplerFailed) -> None:
+    @on(MonitorFailed)
+    def _on_monitor_failed(self, message: MonitorFailed) -> None:
         self._fatal(message.error)
-
-    def _check_stall(self) -> None:
-        self._arm_watchdog(STALL_CHECK)  # until the next batch re-arms it later
-        if self.sampler is None:
-            return
-        stall = self.sampler.stall_sample(max(2 * self.sampler.period, STALL_SECONDS))
-        if stall is not None:
-            self._take(stall)
-        elif self.history.tick(time.monotonic()) is not None:
-            self._refresh_view()  # a window closed on time, though the kernel is silent
-
-    def _record(self, sample: Sample) -> bool:
-        """Add to History; True when the screen needs a refresh."""
-        was_silent = self.history.latest is not None and self.history.latest.status is None
-        window = self.history.add(sample)
-        first = False
-        if sample.status is not None and self.found_limit is None:
-            self.found_limit = sample.status.backlog_limit
-            first = True
-        silent = sample.status is None
-        return (window is not None or first or silent != was_silent
-                or self._change_blocked() != self._blocked_shown)
-
-    def _take(self, sample: Sample) -> None:
-        refresh = self._record(sample)
-        if sample.status is None and int(self.history.silent_seconds) != self._silence_shown:
-            refresh = True  # the "not answering for N s" count moves once a second
-        if refresh:
-            self._refresh_view()
 
     # -- data out ----------------------------------------------------------------------
 
     def _refresh_view(self) -> None:
+        if self.snapshot is None:
+            return
         blocked = self._change_blocked()
-        view = build_view(self.history, evaluate(self.history, self.thresholds),
-                          now=self.clock(), paused=self.paused,
-                          sample_rate=self.sample_rate, read_only=self.read_only,
-                          blocked=blocked, found_limit=self.found_limit)
+        view = build_view(self.snapshot, now=self.clock(), paused=self.paused,
+                          read_only=self.read_only, blocked=blocked)
         self.view = view
-        self._silence_shown = int(self.history.silent_seconds) if view.stale else -1
         self.query_one(TitleBar).view = view
         self.query_one(Banner).view = view
         if not self.paused:
@@ -269,10 +195,10 @@ class AuditopApp(App[int]):
             return "read-only (--read-only)"
         if self.denied:
             return self.denied
-        answered = self.history.last_answered
-        if answered is None:
+        status = self.snapshot.status if self.snapshot else None
+        if status is None:
             return "no answer from the kernel yet"
-        if answered.status.enabled == 2:
+        if status.enabled == 2:
             return "audit is locked (enabled 2) until reboot"
         return None
 
@@ -293,101 +219,103 @@ class AuditopApp(App[int]):
         self._refresh_view()
 
     def action_interval(self, direction: int) -> None:
-        now = self.history.interval
+        now = self.snapshot.interval
         if direction < 0:
             shorter = [s for s in INTERVALS if s < now - 1e-9]
             new = shorter[-1] if shorter else INTERVALS[0]
         else:
             longer = [s for s in INTERVALS if s > now + 1e-9]
             new = longer[0] if longer else INTERVALS[-1]
-        self.history.interval = new  # applies from the next window
-        self._refresh_view()
+        self.monitor.set_interval(new)  # applies from the next window; a snapshot says so
 
-    def _current_limit(self) -> int | None:
-        answered = self.history.last_answered
-        return answered.status.backlog_limit if answered else None
+    def _status(self):
+        return self.snapshot.status if self.snapshot else None
+
+    def _propose_action(self, action: str) -> None:
+        found = self.snapshot.found if self.snapshot else None
+        try:
+            proposal = changes.propose(action, self._status(),
+                                       found=found.backlog_limit if found else None)
+        except NoProposal as notice:
+            self.notify(str(notice), severity="warning" if action != "restore" else
+                        "information")
+            return
+        self._propose(proposal)
 
     def action_double(self) -> None:
-        old = self._current_limit()
-        if old is None:
-            return
-        if old == 0:
-            self.notify("backlog_limit is 0 (unlimited): press b to set a value",
-                        severity="warning")
-            return
-        self._propose(Proposal(FIELD, old, min(old * 2, U32_MAX), "double"))
+        self._propose_action("double")
 
     def action_halve(self) -> None:
-        old = self._current_limit()
-        if old is None:
-            return
-        if old <= 1:
-            self.notify(f"backlog_limit is {old}: it cannot be halved", severity="warning")
-            return
-        self._propose(Proposal(FIELD, old, old // 2, "halve"))
+        self._propose_action("halve")
+
+    def action_restore(self) -> None:
+        self._propose_action("restore")
 
     def action_exact(self) -> None:
-        old = self._current_limit()
+        status = self._status()
+        old = status.backlog_limit if status else None
 
         def chosen(value: int | None) -> None:
             if value is not None:
                 self._propose(Proposal(FIELD, old, value, "exact value"))
         self.push_screen(ValueScreen(FIELD, old), chosen)
 
-    def action_restore(self) -> None:
-        old, found = self._current_limit(), self.found_limit
-        if found is None:
-            return
-        if old == found:
-            self.notify(f"backlog_limit is already {found}, the value found at start")
-            return
-        self._propose(Proposal(FIELD, old, found, "restore the value found at start"))
-
     def _propose(self, proposal: Proposal) -> None:
-        self.push_screen(ConfirmScreen(proposal), partial(self._confirmed, proposal))
+        risks = changes.risks(proposal, self._status())
+        self.push_screen(ConfirmScreen(proposal, risks),
+                         partial(self._confirmed, proposal, risks))
 
-    def _confirmed(self, proposal: Proposal, apply: bool | None) -> None:
+    def _confirmed(self, proposal: Proposal, risks: tuple[str, ...], apply: bool | None
+                   ) -> None:
         if not apply:
             self.notify(f"cancelled: {proposal.field} unchanged", timeout=3)
             return
-        self.run_worker(partial(self._apply, proposal), thread=True, group="change",
-                        exit_on_error=False, name=f"set {proposal.field}")
-
-    def _apply(self, proposal: Proposal) -> None:
-        """On a worker thread: set() may wait for the kernel."""
-        try:
-            result = self.source.set(proposal.field, proposal.new)
-        except AuditError as error:
-            logged = self._log(proposal.field, proposal.old, proposal.new, str(error))
-            self.post_message(ChangeFailed(proposal.field, proposal.old, proposal.new,
-                                           error, logged))
+        status = self._status()
+        if status is not None and status.failure == 2 and risks:
+            self.push_screen(PanicConfirmScreen(proposal, risks),
+                             partial(self._panic_confirmed, proposal))
             return
-        logged = self._log(result.field, result.old, result.new, "ok")
-        self.post_message(ChangeApplied(result, logged))
+        self._start_change(proposal, panic_confirmed=False)
 
-    def _log(self, field: str, old: int | None, new: int | None, result: str) -> str | None:
+    def _panic_confirmed(self, proposal: Proposal, apply: bool | None) -> None:
+        if not apply:
+            self.notify(f"cancelled: {proposal.field} unchanged", timeout=3)
+            return
+        self._start_change(proposal, panic_confirmed=True)
+
+    def _start_change(self, proposal: Proposal, *, panic_confirmed: bool) -> None:
+        self.run_worker(partial(self._apply, proposal, panic_confirmed), thread=True,
+                        group="change", exit_on_error=False, name=f"set {proposal.field}")
+
+    def _apply(self, proposal: Proposal, panic_confirmed: bool) -> None:
+        """On a worker thread: the change path waits for the kernel's read-back."""
+        problems: list[str] = []
+
+        def log(field: str, old: int | None, new: int | None, result: str) -> None:
+            try:
+                append_change(field, old, new, result, path=self.change_log)
+            except OSError as error:
+                problems.append(f"the change log could not be written: {error}")
         try:
-            append_change(field, old, new, result, path=self.change_log)
-        except OSError as error:
-            return f"the change log could not be written: {error}"
-        return None
+            outcome = self.monitor.change(proposal, panic_confirmed=panic_confirmed, log=log)
+        except AuditError as error:
+            self.post_message(ChangeFailed(proposal, error, problems[0] if problems else None))
+            return
+        self.post_message(ChangeApplied(outcome, problems[0] if problems else None))
 
     @on(ChangeApplied)
     def _on_applied(self, message: ChangeApplied) -> None:
-        r = message.result
-        if r.new == r.requested:
-            self.notify(f"{r.field}: {r.old} -> {r.new} (read back from the kernel)",
-                        title="applied")
-        else:
-            self.notify(f"{r.field}: asked for {r.requested}, the kernel reads back {r.new}",
-                        title="applied, but different", severity="warning")
+        outcome = message.outcome
+        self.notify(outcome.text(), title="applied" if outcome.as_asked else
+                    "applied, not as asked" if outcome.new is not None else "applied",
+                    severity="information" if outcome.as_asked else "warning")
         if message.logged:
             self.notify(message.logged, severity="warning")
 
     @on(ChangeFailed)
     def _on_failed(self, message: ChangeFailed) -> None:
-        self.notify(f"{message.field} unchanged: {message.error}", title="change failed",
-                    severity="error", timeout=10)
+        self.notify(f"{message.proposal.field} unchanged: {message.error}",
+                    title="change failed", severity="error", timeout=10)
         if isinstance(message.error, (NotPrivileged, AuditLocked)):
             self.denied = ("not privileged (needs CAP_AUDIT_CONTROL)"
                            if isinstance(message.error, NotPrivileged)
@@ -417,25 +345,11 @@ class AuditopApp(App[int]):
     # -- shutdown ---------------------------------------------------------------------
 
     def on_unmount(self) -> None:
-        self._stopping = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        if self.sampler is not None:
-            self.sampler.stop()
-        if self.source is None:
-            return
-        # Off the UI's event loop (the live source runs one of its own to
-        # close), after the sampler's last poll, but never waiting long for a
-        # poll the kernel still holds asleep: closing wakes scripted ones.
-        running = self.sampler is not None and not self._sampler_done.is_set()
-
-        def close() -> None:
-            if running:
-                self._sampler_done.wait(0.5)
+        # Neither waits: a poll the kernel holds is a child process's problem.
+        if self.monitor is not None:
+            self.monitor.stop()
+        if self.source is not None:
             self.source.close()
-        closer = threading.Thread(target=close, name="auditop-close", daemon=True)
-        closer.start()
-        closer.join(1.0)
 
 
 def run(*, interval: float = 1.0, sample_rate: float = DEFAULT_RATE_HZ,
@@ -445,19 +359,10 @@ def run(*, interval: float = 1.0, sample_rate: float = DEFAULT_RATE_HZ,
 
     source, error = None, None
     try:
-        source = LiveSource()  # before the UI's event loop: see AuditopApp._sample
+        source = LiveSource()
     except AuditError as exc:
         error = exc  # shown on the fatal screen, which says what is needed
     app = AuditopApp(source=source, startup_error=error, interval=interval,
                      sample_rate=sample_rate, read_only=read_only)
-    loop = asyncio.new_event_loop()
-    app.run(loop=loop)
-    code = app.return_code or 0
-    if app.sampler is not None and app.sampler.stalled_for() > 0:
-        # The kernel still holds the last poll asleep (up to backlog_wait_time,
-        # 60 s by default). The terminal is restored; do not wait for it.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    loop.close()
-    return code
+    app.run()
+    return app.return_code or 0

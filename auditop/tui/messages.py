@@ -1,7 +1,7 @@
-"""Messages that carry data into the UI thread: small frozen-ish dataclasses.
+"""Messages that carry data into the UI thread: small dataclasses.
 
-The sampler's thread and the change workers post these; handlers on the app
-feed History and refresh the widgets. Nothing here touches a widget.
+The Monitor's thread posts Snapshotted and MonitorFailed; the change worker
+posts ChangeApplied and ChangeFailed. Nothing here touches a widget.
 """
 
 from __future__ import annotations
@@ -10,40 +10,38 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from auditop.core.model import Sample
-from auditop.kernel.errors import AuditError
-from auditop.kernel.results import SetResult
+from auditop.core.changes import ChangeOutcome, Proposal
+from auditop.core.errors import AuditError
+from auditop.core.monitor import Snapshot
 
 
 @dataclass
-class Sampled(Message):
-    """Polls' answers, oldest first (never replaced: every sample counts for
-    the peaks). The sampler batches a quarter second of them per message: a
-    message wakes the UI, and waking it 4 times a second instead of 10-20
-    halves auditop's idle CPU."""
+class Snapshotted(Message):
+    """What the Monitor knows now. A newer one replaces an older one still
+    waiting: a snapshot holds everything, so none is needed twice."""
 
-    samples: tuple[Sample, ...]
+    snapshot: Snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Snapshotted)
 
 
 @dataclass
-class SamplerFailed(Message):
-    """The sampler stopped on an error no retry cures (not privileged, no audit)."""
+class MonitorFailed(Message):
+    """Sampling stopped: an error no retry cures (not privileged, no audit),
+    or a bug, said as what it is."""
 
     error: AuditError
 
 
 @dataclass
 class ChangeApplied(Message):
-    """A change went through; `result.new` is the value read back."""
-
-    result: SetResult
+    outcome: ChangeOutcome
     logged: str | None = None  # why the change log could not be written, if it could not
 
 
 @dataclass
 class ChangeFailed(Message):
-    field: str
-    old: int | None
-    new: int
+    proposal: Proposal
     error: AuditError
     logged: str | None = None

@@ -64,6 +64,7 @@ SHOTS = (
     Shot("overflow", "overflow"),
     Shot("failure-panic", "panic"),
     Shot("not-answering", "not-answering"),
+    Shot("throttled", "throttled"),
     Shot("confirm", "overflow", ("plus",)),
     Shot("help", "healthy", ("question_mark",)),
 )

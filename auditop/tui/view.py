@@ -1,8 +1,8 @@
-"""What the screen shows, built from History by a pure function.
+"""What the screen shows, built from the Monitor's Snapshot by a pure function.
 
-The app builds one frozen View when a window closes (or its own state
-changes: pause, stall, a change blocked) and hands it down to the widgets,
-which only render it. Tests build Views from scripted samples and check the
+The app builds one frozen View when a snapshot arrives (or its own state
+changes: pause, a change blocked) and hands it down to the widgets, which
+only render it. Tests build Views from scripted samples and check the
 rendered text.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditop.core.findings import Finding
-from auditop.core.history import History, Window, forecast_seconds_to_full
+from auditop.core.history import Window
 from auditop.core.model import AuditStatus, SystemInfo
+from auditop.core.monitor import Snapshot
 
 # Beyond this a "rising" backlog is noise, not a forecast worth a line.
 FORECAST_HORIZON = 900.0
@@ -39,6 +40,12 @@ class View:
     blocked: str | None  # why changes are unavailable, if they are
     found_limit: int | None  # backlog_limit when auditop started
     answered_at: float | None = None  # wall clock of the newest answer
+    held_senders: int = 0  # of auditop's senders, how many the kernel holds asleep now
+    held_for: float = 0.0  # the longest, seconds
+
+    @property
+    def throttled(self) -> bool:
+        return self.held_senders > 0
 
     @property
     def stale(self) -> bool:
@@ -49,35 +56,36 @@ class View:
         return self.status is not None and self.status.failure == 2
 
 
-def build_view(history: History, findings: list[Finding], *, now: float, paused: bool,
-               sample_rate: float, read_only: bool, blocked: str | None,
-               found_limit: int | None) -> View:
-    latest = history.latest
-    windows = tuple(history.windows)[-CHART_WINDOWS:]
-    answered = [w for w in windows if w.status is not None]
-    status = history.last_answered.status if history.last_answered else None
-    peak = answered[-1].backlog_peak if answered else None
-    forecast = forecast_seconds_to_full(history)
+def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
+               blocked: str | None) -> View:
+    windows = snapshot.windows[-CHART_WINDOWS:]
+    status = snapshot.status
+    window = snapshot.window
+    peak = window.backlog_peak if window else None
+    forecast = snapshot.forecast
     if forecast is not None and (forecast > FORECAST_HORIZON or not status or
                                  not status.backlog_limit or peak is None or
                                  peak < FORECAST_MIN_FILL * status.backlog_limit):
         forecast = None
-    silent = latest is not None and latest.status is None
+    latest = snapshot.latest
     return View(
         now=now,
         status=status,
-        system=latest.system if latest else None,
-        window=answered[-1] if answered else None,
+        system=snapshot.system,
+        window=window,
         windows=windows,
-        findings=tuple(findings),
+        findings=snapshot.findings,
         forecast=forecast,
-        silent_for=max(history.silent_seconds, latest.poll_seconds) if silent else 0.0,
-        silent_error=latest.error if silent else None,
+        silent_for=(max(snapshot.silent_for, latest.poll_seconds)
+                    if snapshot.silent_for > 0 and latest else 0.0),
+        silent_error=snapshot.silent_error,
         paused=paused,
-        interval=history.interval,
-        sample_rate=sample_rate,
+        interval=snapshot.interval,
+        sample_rate=snapshot.sample_rate,
         read_only=read_only,
         blocked=blocked,
-        found_limit=found_limit,
-        answered_at=history.last_answered.time if history.last_answered else None,
+        found_limit=snapshot.found.backlog_limit if snapshot.found else None,
+        answered_at=snapshot.last_answered.time if snapshot.last_answered else None,
+        held_senders=snapshot.held_senders,
+        held_for=snapshot.held_for,
     )

@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items):
 def kernel_status():
     """The status at the start, or a skip saying why the kernel is out of reach."""
     from auditop.kernel.client import AuditClient
-    from auditop.kernel.errors import AuditError
+    from auditop.core.errors import AuditError
 
     try:
         with AuditClient() as client:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from auditop.kernel.client import AuditClient
-from auditop.kernel.errors import InvalidValue
+from auditop.core.errors import InvalidValue
 from auditop.sources.live import LiveSource
 from auditop.tui.app import AuditopApp
 from auditop.tui.screens.confirm import ConfirmScreen

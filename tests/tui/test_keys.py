@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from auditop.kernel.errors import AuditLocked, InvalidValue, NotPrivileged
+from auditop.core.errors import AuditLocked, InvalidValue, NotPrivileged
 from auditop.sources.scripted import ScriptedSource, healthy
 from auditop.tui.screens.confirm import ConfirmScreen
 from auditop.tui.screens.finding import FindingScreen
@@ -117,7 +117,7 @@ async def test_undo_restores_the_value_found_at_start(change_log):
         assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("plus", "y")
         await settle(app, pilot)
-        app._take(app.source.poll())  # the next poll reads the new value
+        # at once: the read-back value, not the last sample before the change
         await pilot.press("u")
         assert isinstance(app.screen, ConfirmScreen)
         assert (app.screen.proposal.old, app.screen.proposal.new) == (16384, 8192)
@@ -167,8 +167,7 @@ async def test_pause_freezes_the_display_not_the_history():
         windows = len(app.history.windows)
         source = ScriptedSource(healthy(), restamp=False)
         source.polls = 200
-        for _ in range(30):
-            app._take(source.poll())
+        app.monitor.add(source.poll() for _ in range(30))
         await pilot.pause()
         assert len(app.history.windows) > windows  # sampling went on
         assert text(app.query_one(Summary)) == before
@@ -181,6 +180,7 @@ async def test_interval_keys_step_and_stop():
     app = scripted_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("right_square_bracket")
+        await pilot.pause()
         assert app.history.interval == 2.0
         assert "window 2 s" in text(app.query_one(TitleBar))
         await pilot.press(*["right_square_bracket"] * 4)

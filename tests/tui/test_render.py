@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from auditop.core.findings import Finding, evaluate
-from auditop.core.history import History
-from auditop.kernel.errors import NoAuditSupport, NotPrivileged
-from auditop.sources.scripted import samples, silence
-from auditop.tui.screens.confirm import Proposal, proposal_content
+from auditop.core.findings import Finding
+from auditop.core.monitor import Monitor
+from auditop.core.errors import NoAuditSupport, NotPrivileged
+from auditop.sources.scripted import ScriptedSource, healthy, samples, silence
+from auditop.core.changes import Proposal
+from auditop.tui.screens.confirm import proposal_content
 from auditop.tui.screens.fatal import fatal_content
 from auditop.tui.screens.help import help_content
 from auditop.tui.view import View, build_view
@@ -20,13 +21,10 @@ from auditop.tui.app import AuditopApp
 
 
 def view_of(scenario: str, seconds: float = 20, extra=(), **kwargs) -> View:
-    history = History(1.0)
-    for sample in samples(scenario, seconds) + list(extra):
-        history.add(sample)
-    options = dict(now=1_700_000_020.0, paused=False, sample_rate=10.0, read_only=False,
-                   blocked=None, found_limit=None)
+    snapshot = Monitor(ScriptedSource(healthy())).add(samples(scenario, seconds) + list(extra))
+    options = dict(now=1_700_000_020.0, paused=False, read_only=False, blocked=None)
     options.update(kwargs)
-    return build_view(history, evaluate(history), **options)
+    return build_view(snapshot, **options)
 
 
 # -- sparklines ---------------------------------------------------------------
@@ -151,9 +149,8 @@ def test_banner_when_the_kernel_is_silent():
 
 
 def test_summary_before_any_answer():
-    history = History(1.0)
-    view = build_view(history, [], now=0, paused=False, sample_rate=10, read_only=False,
-                      blocked=None, found_limit=None)
+    snapshot = Monitor(ScriptedSource(healthy())).snapshot()
+    view = build_view(snapshot, now=0, paused=False, read_only=False, blocked=None)
     assert "waiting for the kernel" in summary_content(view).plain
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditop.kernel.errors import NoAuditSupport, NotPrivileged
+from auditop.core.errors import NoAuditSupport, NotPrivileged
 from auditop.sources.scripted import ScriptedSource, healthy
 from auditop.tui.app import AuditopApp
 from auditop.tui.screens.fatal import FatalScreen

@@ -1,100 +1,123 @@
-"""The kernel client against a scripted kernel socket (no privilege needed)."""
+"""The kernel client against a scripted kernel (no privilege needed): replies
+are received independently of sending, so a sender the kernel holds hides
+nothing and blocks no one."""
 
 from __future__ import annotations
 
 import errno
-import threading
 import time
 
 import pytest
 
+from auditop.core.errors import (AuditError, InvalidValue, NoAnswer, NotInitialPidNamespace,
+                                 NotPrivileged, SendersHeld)
+from auditop.kernel import client as client_module
 from auditop.kernel.client import AuditClient
-from auditop.kernel.errors import AuditLocked, InvalidValue, NoAnswer, NotPrivileged
-from tests.unit.fake_kernel import FakeKernelSocket
+from tests.unit.fake_kernel import FakeKernel, ThreadSenders
 
 
-@pytest.fixture(params=[True, False], ids=["guarded", "direct"])
-def kernel(request):
-    sock = FakeKernelSocket(backlog_limit=64)
-    client = AuditClient(timeout=0.5, guarded=request.param, sock=sock)
-    yield sock, client
-    sock.wake.set()
+@pytest.fixture
+def kernel():
+    fake = FakeKernel(backlog_limit=64)
+    client = AuditClient(timeout=0.5, sock=fake.client_sock, pool=ThreadSenders(fake))
+    yield fake, client
     client.close()
+    fake.close()
 
 
 def test_get_status_decodes_the_reply(kernel):
-    sock, client = kernel
-    sock.status["backlog"] = 17
+    fake, client = kernel
+    fake.status["backlog"] = 17
     status = client.get_status()
     assert (status.backlog, status.backlog_limit, status.failure) == (17, 64, 1)
 
 
-@pytest.mark.parametrize("ack_first", [True, False])
-def test_set_sends_one_field_and_reads_it_back(kernel, ack_first):
-    sock, client = kernel
-    sock.ack_first = ack_first
-    result = client.set("backlog_limit", 128)
-    assert sock.sets == [("backlog_limit", 128)]
-    assert (result.field, result.old, result.requested, result.new) == \
-        ("backlog_limit", 64, 128, 128)
-
-
-def test_locked_audit_is_refused_before_anything_is_sent(kernel):
-    sock, client = kernel
-    sock.status["enabled"] = 2
-    with pytest.raises(AuditLocked, match="locked.*until reboot"):
-        client.set("backlog_limit", 128)
-    assert sock.sets == []
-    assert sock.status["backlog_limit"] == 64
+def test_set_sends_one_field_and_waits_for_the_ack(kernel):
+    fake, client = kernel
+    ack = client.set("backlog_limit", 128)
+    assert fake.sets == [("backlog_limit", 128)]
+    assert (ack.field, ack.value, ack.acked, ack.held) == ("backlog_limit", 128, True, False)
 
 
 def test_kernel_eperm_is_not_privileged(kernel):
-    sock, client = kernel
-    sock.refuse_errno = errno.EPERM
+    fake, client = kernel
+    fake.refuse_errno = errno.EPERM
     with pytest.raises(NotPrivileged, match="CAP_AUDIT_CONTROL"):
         client.get_status()
 
 
+def test_eperm_outside_the_initial_pid_namespace_says_so(kernel, monkeypatch):
+    fake, client = kernel
+    monkeypatch.setattr(client_module, "in_initial_pid_namespace", lambda: False)
+    fake.refuse_errno = errno.EPERM
+    with pytest.raises(NotInitialPidNamespace, match="initial pid namespace"):
+        client.get_status()
+
+
 def test_kernel_einval_names_the_value(kernel):
-    sock, client = kernel
+    fake, client = kernel
     with pytest.raises(InvalidValue, match="backlog_wait_time = 150001"):
         client.set("backlog_wait_time", 150001)
-    assert sock.status["backlog_wait_time"] == 15000
+    assert fake.status["backlog_wait_time"] == 15000
 
 
 def test_a_dropped_reply_is_no_answer_not_a_hang(kernel):
-    sock, client = kernel
-    sock.drop_next_reply = True
+    fake, client = kernel
+    fake.drop_next_reply = True
+    start = time.monotonic()
     with pytest.raises(NoAnswer, match="no answer"):
         client.get_status()
+    assert time.monotonic() - start < 1.0
     assert client.get_status().backlog_limit == 64  # the next request works
 
 
-def test_guarded_client_returns_while_the_kernel_holds_the_sender():
-    sock = FakeKernelSocket()
-    client = AuditClient(timeout=0.3, guarded=True, sock=sock)
-    sock.sleep_in_send.set()
+def test_the_answer_arrives_while_the_kernel_holds_the_sender(kernel):
+    fake, client = kernel
+    fake.hold.set()
+    fake.status["backlog"] = 65
     start = time.monotonic()
-    with pytest.raises(NoAnswer):
+    assert client.get_status().backlog == 65
+    assert time.monotonic() - start < 0.3
+    time.sleep(0.1)
+    count, longest = client.held()
+    assert count == 1 and longest >= 0.1
+    # the next request goes through another sender, and is answered too
+    assert client.get_status().backlog == 65
+
+
+def test_held_senders_are_bounded_and_the_next_request_fails_at_once(kernel):
+    fake, client = kernel
+    fake.hold.set()
+    for _ in range(4):
         client.get_status()
-    assert time.monotonic() - start < 0.6
-    # Still asleep: the next call waits for the same request, never queues another.
-    with pytest.raises(NoAnswer, match=r"no answer from the kernel for 0\.[5-9]|1\."):
+    start = time.monotonic()
+    with pytest.raises(SendersHeld, match="all 4 of auditop's senders"):
         client.get_status()
-    sock.sleep_in_send.clear()
-    sock.wake.set()
-    assert client.get_status().enabled == 1
+    assert time.monotonic() - start < 0.1
+    # a change still gets the reserved sender, and is applied
+    ack = client.set("backlog_limit", 8192)
+    assert ack.acked and ack.held and fake.status["backlog_limit"] == 8192
+    fake.wake.set()
+    time.sleep(0.1)
+    assert client.held() == (0, 0.0)
+    assert client.get_status().backlog_limit == 8192
+
+
+def test_close_wakes_every_waiting_caller(kernel):
+    fake, client = kernel
+    fake.drop_next_reply = True
+    client.timeout = 5
+    import threading
+    errors = []
+
+    def wait() -> None:
+        try:
+            client.get_status()
+        except AuditError as exc:
+            errors.append(exc)
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.1)
     client.close()
-
-
-def test_direct_client_is_safe_to_share_between_threads():
-    sock = FakeKernelSocket()
-    client = AuditClient(timeout=1, guarded=False, sock=sock)
-    results = []
-    threads = [threading.Thread(target=lambda: results.append(client.get_status()))
-               for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(results) == 8 and all(r.backlog_limit == 64 for r in results)
+    thread.join(1)
+    assert not thread.is_alive() and "closed" in str(errors[0])

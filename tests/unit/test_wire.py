@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from auditop.core.model import SETTABLE_FIELDS, STATUS_FIELDS, AuditStatus
 from auditop.kernel import wire
-from auditop.kernel.errors import (AuditError, InvalidValue, NoAuditSupport,
-                                   NotInitialNamespace, NotPrivileged, ProtocolError)
+from auditop.core.errors import (AuditError, InvalidValue, NoAuditSupport,
+                                   NotInitialUserNamespace, NotPrivileged, ProtocolError)
 
 HEADER = struct.Struct("=IHHII")
 # What this machine's kernel answered (6.18): 44-byte payload, values as read.
@@ -109,7 +109,7 @@ def test_answer_skips_stale_replies_to_timed_out_requests():
 @pytest.mark.parametrize(("code", "error"), [
     (errno.EPERM, NotPrivileged),
     (errno.EPROTONOSUPPORT, NoAuditSupport),
-    (errno.ECONNREFUSED, NotInitialNamespace),
+    (errno.ECONNREFUSED, NotInitialUserNamespace),
     (errno.EINVAL, InvalidValue),
 ])
 def test_error_replies_become_errors_a_person_can_act_on(code, error):

@@ -1,9 +1,10 @@
 """Every change goes through this dialog: old -> new, the memory it may
-take, and how long a live change lasts. `y`/Enter apply, `n`/Escape cancel."""
+take, what it risks, and how long a live change lasts. `y`/Enter apply,
+`n`/Escape cancel. With failure = 2, a change that can lose records needs a
+second dialog that names the panic, answered with a different key (P), so
+no habit of pressing y twice can panic a machine."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -13,18 +14,11 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from auditop.core.changes import Proposal
 from auditop.core.memory import backlog_memory, describe_backlog_memory, format_bytes
 from auditop.core.settings import DESCRIPTIONS
 
 RULES_FILE = "/etc/audit/rules.d/audit.rules"
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    field: str
-    old: int | None
-    new: int
-    why: str  # "double", "halve", "exact value", "restore the value found at start"
 
 
 def memory_text(limit: int | None) -> str:
@@ -35,7 +29,7 @@ def memory_text(limit: int | None) -> str:
     return f"~{format_bytes(typical)} typical, up to {format_bytes(worst)}"
 
 
-def proposal_content(p: Proposal) -> Content:
+def proposal_content(p: Proposal, risks: tuple[str, ...] = ()) -> Content:
     """The dialog's text (pure, for tests)."""
     old = "?" if p.old is None else str(p.old)
     lines = [
@@ -59,9 +53,27 @@ def proposal_content(p: Proposal) -> Content:
     else:
         lines.append(Content("A live change lasts until reboot or until the rules are "
                              "reloaded."))
+    for risk in risks:
+        lines += [Content(""), Content.styled(f"risk: {risk}", "b $warning")]
     lines += [Content(""),
               Content.from_markup("[b reverse] y [/] or [b reverse] Enter [/] apply     "
                                   "[b reverse] n [/] or [b reverse] Esc [/] cancel")]
+    return Content("\n").join(lines)
+
+
+def panic_content(p: Proposal, risks: tuple[str, ...]) -> Content:
+    lines = [
+        Content.styled("failure = 2: this change can PANIC the machine", "b reverse $error"),
+        Content(""),
+        Content(f"{p.field} {p.old} -> {p.new} can lose audit records:"),
+        *[Content(f"  - {risk}") for risk in risks],
+        Content(""),
+        Content("With failure = 2 the kernel calls panic() on the first lost record: the "
+                "machine crashes and everything on it stops."),
+        Content(""),
+        Content.from_markup("[b reverse] P [/] apply anyway     "
+                            "[b reverse] n [/] or [b reverse] Esc [/] cancel"),
+    ]
     return Content("\n").join(lines)
 
 
@@ -72,17 +84,34 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y,enter", "answer(True)", "apply", id="confirm.apply"),
         Binding("n,escape", "answer(False)", "cancel", id="confirm.cancel"),
     ]
+    TITLE_TEXT = "confirm change"
 
-    def __init__(self, proposal: Proposal) -> None:
+    def __init__(self, proposal: Proposal, risks: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self.proposal = proposal
+        self.proposal, self.risks = proposal, risks
+
+    def content(self) -> Content:
+        return proposal_content(self.proposal, self.risks)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog", classes="dialog"):
-            yield Static(proposal_content(self.proposal), id="confirm-text")
+            yield Static(self.content(), id="confirm-text")
 
     def on_mount(self) -> None:
-        self.query_one("#dialog").border_title = "confirm change"
+        self.query_one("#dialog").border_title = self.TITLE_TEXT
 
     def action_answer(self, apply: bool) -> None:
         self.dismiss(apply)
+
+
+class PanicConfirmScreen(ConfirmScreen):
+    """The second confirmation under failure = 2: only P applies."""
+
+    BINDINGS = [
+        Binding("P", "answer(True)", "apply anyway", id="panic.apply"),
+        Binding("n,escape", "answer(False)", "cancel", id="panic.cancel"),
+    ]
+    TITLE_TEXT = "failure = 2: panic risk"
+
+    def content(self) -> Content:
+        return panic_content(self.proposal, self.risks)

@@ -10,14 +10,18 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from auditop.kernel.errors import (AuditError, NoAuditSupport, NotInitialNamespace,
-                                   NotPrivileged)
+from auditop.core.errors import (AuditError, InternalError, NoAuditSupport,
+                                 NotInitialPidNamespace, NotInitialUserNamespace,
+                                 NotPrivileged)
 
 ADVICE = {
     NotPrivileged: "auditop needs CAP_AUDIT_CONTROL: run as root (sudo auditop).",
     NoAuditSupport: "This kernel has no audit in it (CONFIG_AUDIT off or audit=0 on the "
                     "kernel command line): there is no backlog to watch.",
-    NotInitialNamespace: "Run auditop on the host, not in a container.",
+    NotInitialUserNamespace: "Run auditop on the host, not in a container.",
+    NotInitialPidNamespace: "Run auditop on the host, not in a container.",
+    InternalError: "This is a bug in auditop, not a problem of the kernel: please report "
+                   "it with the line above.",
 }
 
 

@@ -66,6 +66,8 @@ def title_content(view: View) -> Content:
         parts.append(_item(" PAUSED ", "reverse b"))
     if view.stale:
         parts.append(_item(" STALE ", "reverse $warning"))
+    elif view.throttled:
+        parts.append(_item(" THROTTLED ", "reverse $warning"))
     if view.read_only:
         parts.append(_item("read-only", "$warning"))
     elif view.blocked:
@@ -106,6 +108,8 @@ def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
     wait = [_item(f"backlog_wait_time {_n(status.backlog_wait_time)} j"),
             _item(f"processes waited {_rate(wait_rate)} j" if wait_rate else "nobody waiting",
                   "$warning b" if wait_rate else "")]
+    if view.throttled:
+        wait.append(_item(f"THROTTLED {view.held_for:.1f} s", "reverse b $warning"))
     return [("audit", audit), ("backlog", backlog), ("wait", wait),
             ("netlink", _netlink(view))]
 
@@ -169,8 +173,14 @@ def banner_content(view: View) -> Content:
     """One line for the most urgent thing: silence, a forecast, panic mode."""
     if view.stale:
         since = f" (last answer {clock_text(view.answered_at)})" if view.answered_at else ""
+        if view.throttled:
+            return _item(f"!! kernel holding every sender of auditop ({view.held_for:.0f} s): "
+                         f"values are stale{since}", "reverse b $warning")
         return _item(f"!! kernel not answering for {view.silent_for:.0f} s: values are "
                      f"stale{since}", "reverse b $warning")
+    if view.throttled:
+        return _item(f"!! kernel throttling: holds senders {view.held_for:.1f} s, auditop "
+                     "too; values are real", "reverse b $warning")
     if view.status is None:
         return Content("")
     limit = view.status.backlog_limit

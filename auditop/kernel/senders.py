@@ -1,0 +1,149 @@
+"""Senders: small child processes that send auditop's requests to the kernel.
+
+Since 5.17 the kernel puts the sender of *any* audit request to sleep, after
+processing it, for up to backlog_wait_time (60 s by default) while the backlog
+is over its limit, uninterruptibly (kernel/audit.c audit_receive). The reply is
+queued before that sleep, so whoever reads the socket gets it at once; but a
+thread held there cannot be killed, and a process with such a thread cannot
+finish exiting: `q` would hang for a minute. So auditop never sends from its
+own process. Each sender is a child that shares the netlink socket (same
+portid: the replies reach auditop's reader) and sends what it is given; a held
+child only holds itself, and outlives auditop harmlessly when auditop quits.
+
+A child is busy from the moment it is handed a request until it reports that
+send() returned. At most `limit` may be busy at once; one more is allowed for
+a change, so a change is never starved by polls the kernel is holding.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+# Request: u32 length + the netlink message. Report: u32 sender, u32 seq, i32 errno.
+_LENGTH = struct.Struct("=I")
+REPORT = struct.Struct("=IIi")
+
+# The child, run with `python -I -S -c`: nothing imported but os and socket,
+# so it starts in ~10 ms and takes ~6 MiB. stdin: requests; argv: its number,
+# the socket's fd, the shared report pipe's fd. Ends at EOF on stdin (auditop
+# closed it, or quit).
+_CHILD = r"""
+import os, signal, socket, struct, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+ident, sock_fd, report_fd = map(int, sys.argv[1:4])
+sock = socket.socket(fileno=sock_fd)
+length, report = struct.Struct("=I"), struct.Struct("=IIi")
+def read(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(0, n - len(data))
+        if not chunk:
+            raise SystemExit(0)
+        data += chunk
+    return data
+while True:
+    message = read(length.unpack(read(4))[0])
+    seq = struct.unpack_from("=I", message, 8)[0]
+    try:
+        sock.send(message)
+        code = 0
+    except OSError as exc:
+        code = exc.errno or 5
+    os.write(report_fd, report.pack(ident, seq, code))
+"""
+
+
+class Sender:
+    def __init__(self, ident: int, sock_fd: int, report_fd: int) -> None:
+        self.ident = ident
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _CHILD, str(ident), str(sock_fd),
+             str(report_fd)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(sock_fd, report_fd), start_new_session=True)
+        self.busy_since: float | None = None  # monotonic, while a send is under way
+        self.seq: int | None = None
+
+    def send(self, message: bytes, seq: int, now: float) -> None:
+        self.busy_since, self.seq = now, seq
+        self.process.stdin.write(_LENGTH.pack(len(message)) + message)
+        self.process.stdin.flush()
+
+    def close(self) -> None:
+        """Close its input: an idle child exits at once, a held one when the
+        kernel lets it go. Never waits for it."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        self.process.poll()  # reap it if it has already gone
+
+
+class SenderPool:
+    """Hands requests to idle senders, starting one when none is idle, up to
+    `limit` busy at once (plus one reserved for changes)."""
+
+    def __init__(self, sock_fd: int, limit: int = 4,
+                 clock=time.monotonic) -> None:
+        self.limit = limit
+        self._sock_fd = sock_fd
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._senders: list[Sender] = []
+        self.report_fd, self._report_write = os.pipe()
+        self._closed = False
+
+    def send(self, message: bytes, seq: int, *, reserved: bool = False) -> Sender:
+        """Hand `message` to an idle sender. Raises SendersHeld-worthy
+        LookupError when `limit` senders (limit + 1 for `reserved`) are busy."""
+        with self._lock:
+            if self._closed:
+                raise OSError(9, "the audit connection is closed")
+            now = self._clock()
+            idle = [s for s in self._senders if s.busy_since is None]
+            if idle:
+                sender = idle[0]
+            else:
+                cap = self.limit + (1 if reserved else 0)
+                if len(self._senders) >= cap:
+                    raise LookupError(len(self._senders), self.held_seconds(now))
+                sender = Sender(len(self._senders), self._sock_fd, self._report_write)
+                self._senders.append(sender)
+            sender.send(message, seq, now)
+            return sender
+
+    def sent(self, ident: int) -> None:
+        """A child reported that its send() returned."""
+        with self._lock:
+            if ident < len(self._senders):
+                self._senders[ident].busy_since = None
+                self._senders[ident].seq = None
+
+    def held(self, after: float = 0.05) -> tuple[int, float]:
+        """(senders busy for longer than `after` seconds, the longest)."""
+        now = self._clock()
+        with self._lock:
+            times = [now - s.busy_since for s in self._senders
+                     if s.busy_since is not None and now - s.busy_since > after]
+        return len(times), max(times, default=0.0)
+
+    def held_seconds(self, now: float) -> float:
+        return max((now - s.busy_since for s in self._senders
+                    if s.busy_since is not None), default=0.0)
+
+    def is_busy(self, sender: Sender) -> bool:
+        with self._lock:
+            return sender.busy_since is not None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            senders, self._senders = self._senders, []
+        for sender in senders:
+            sender.close()
+        os.close(self._report_write)
