@@ -76,7 +76,7 @@ class SendersHeld(AuditError):
     def __init__(self, count: int, seconds: float) -> None:
         self.count, self.seconds = count, seconds
         super().__init__(
-            f"the kernel is holding all {count} of auditop's senders (for "
+            f"the kernel is holding {count} of auditop's senders (the longest for "
             f"{seconds:.1f} s): the backlog is over its limit")
 
 

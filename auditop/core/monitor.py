@@ -275,8 +275,7 @@ class Monitor:
         held = self._sampler.held
         in_flight = self._sampler.stalled_for()
         if held is not None:
-            error = (f"the kernel is holding all {held.count} of auditop's senders "
-                     f"(for {held.seconds:.1f} s): the backlog is over its limit")
+            error = str(held)
             count, longest = held.count, held.seconds
         else:
             error = f"kernel not answering for {max(silent, in_flight):.1f} s"

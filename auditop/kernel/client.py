@@ -36,7 +36,7 @@ from auditop.probes.namespaces import in_initial_pid_namespace
 
 RECV_BUFFER = 65536
 DEFAULT_TIMEOUT = 2.0
-MAX_SENDERS = 4
+MAX_SENDERS = 6
 # A sender still in send() this long after its request went out is held by the
 # kernel (an answered request returns from send() in well under a millisecond).
 HELD_AFTER = 0.05
@@ -46,6 +46,8 @@ class Pool(Protocol):
     """Who sends: SenderPool (child processes), or a test's stand-in."""
 
     report_fd: int | None
+
+    expected_hold: float
 
     def send(self, message: bytes, seq: int, *, reserved: bool = False) -> object: ...
 
@@ -113,6 +115,11 @@ class AuditClient:
         while self._pool.is_busy(sender) and time.monotonic() < deadline:
             time.sleep(0.005)
         return SetAck(field, value, acked=True, held=self._pool.is_busy(sender))
+
+    def expect_hold(self, seconds: float) -> None:
+        """How long the kernel will hold a sender now (backlog_wait_time in
+        seconds while the backlog is over its limit, else 0): paces polls."""
+        self._pool.expected_hold = seconds
 
     def held(self) -> tuple[int, float]:
         """(how many of auditop's senders the kernel is holding, the longest s)."""

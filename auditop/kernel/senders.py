@@ -12,7 +12,10 @@ child only holds itself, and outlives auditop harmlessly when auditop quits.
 
 A child is busy from the moment it is handed a request until it reports that
 send() returned. At most `limit` may be busy at once; one more is allowed for
-a change, so a change is never starved by polls the kernel is holding.
+a change, so a change is never starved by polls the kernel is holding. While
+the kernel holds senders, polls are spaced by the expected hold over `limit`
+(2 s and 6 senders: one every 0.33 s), so the answers spread over the
+throttle instead of using every sender in its first half second.
 """
 
 from __future__ import annotations
@@ -88,9 +91,12 @@ class SenderPool:
     """Hands requests to idle senders, starting one when none is idle, up to
     `limit` busy at once (plus one reserved for changes)."""
 
-    def __init__(self, sock_fd: int, limit: int = 4,
+    def __init__(self, sock_fd: int, limit: int = 6,
                  clock=time.monotonic) -> None:
         self.limit = limit
+        self.expected_hold = 0.0  # seconds a held sender sleeps (backlog_wait_time)
+        self._last_hold = 0.0  # how long the last held sender slept
+        self._last_send = float("-inf")
         self._sock_fd = sock_fd
         self._clock = clock
         self._lock = threading.Lock()
@@ -98,13 +104,21 @@ class SenderPool:
         self.report_fd, self._report_write = os.pipe()
         self._closed = False
 
-    def send(self, message: bytes, seq: int, *, reserved: bool = False) -> Sender:
-        """Hand `message` to an idle sender. Raises SendersHeld-worthy
-        LookupError when `limit` senders (limit + 1 for `reserved`) are busy."""
+    def send(self, message: bytes, seq: int, *, reserved: bool = False,
+             held_after: float = 0.05) -> Sender:
+        """Hand `message` to an idle sender. Raises LookupError(held, longest)
+        when `limit` senders (limit + 1 for `reserved`) are busy, or, while
+        the kernel holds some, when this poll comes before its turn."""
         with self._lock:
             if self._closed:
                 raise OSError(9, "the audit connection is closed")
             now = self._clock()
+            held = [now - s.busy_since for s in self._senders
+                    if s.busy_since is not None and now - s.busy_since > held_after]
+            if held and not reserved:
+                hold = max(self.expected_hold, self._last_hold, *held)
+                if now - self._last_send < hold / self.limit:
+                    raise LookupError(len(held), max(held))
             idle = [s for s in self._senders if s.busy_since is None]
             if idle:
                 sender = idle[0]
@@ -115,14 +129,20 @@ class SenderPool:
                 sender = Sender(len(self._senders), self._sock_fd, self._report_write)
                 self._senders.append(sender)
             sender.send(message, seq, now)
+            self._last_send = now
             return sender
 
-    def sent(self, ident: int) -> None:
+    def sent(self, ident: int, held_after: float = 0.05) -> None:
         """A child reported that its send() returned."""
         with self._lock:
             if ident < len(self._senders):
-                self._senders[ident].busy_since = None
-                self._senders[ident].seq = None
+                sender = self._senders[ident]
+                if sender.busy_since is not None:
+                    took = self._clock() - sender.busy_since
+                    if took > held_after:
+                        self._last_hold = took
+                sender.busy_since = None
+                sender.seq = None
 
     def held(self, after: float = 0.05) -> tuple[int, float]:
         """(senders busy for longer than `after` seconds, the longest)."""

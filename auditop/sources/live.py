@@ -9,6 +9,7 @@ from auditop.core.errors import FATAL, AuditError, SendersHeld
 from auditop.core.model import Sample, SystemInfo
 from auditop.kernel.client import DEFAULT_TIMEOUT, AuditClient
 from auditop.probes import read_system
+from auditop.probes.boot import kernel_hz
 
 # The backlog can fill and drain within 150 ms, so the kernel is asked at the
 # full sampling rate; /proc and the sysctls move slower and cost 3x as much
@@ -22,12 +23,14 @@ class LiveSource:
         self._last_pid: int | None = None
         self._system: SystemInfo | None = None
         self._system_pid: int | None = None  # the auditd pid it was read for
+        self._hz: int | None = None
 
     def poll(self) -> Sample:
         start = time.monotonic()
         try:
             status, error = self._client.get_status(), None
             self._last_pid = status.pid
+            self._client.expect_hold(self._hold_seconds(status))
         except (SendersHeld, *FATAL):
             raise
         except AuditError as exc:
@@ -37,6 +40,16 @@ class LiveSource:
         return Sample(time=time.time(), mono=end, status=status,
                       system=self._read_system(end), error=error,
                       poll_seconds=end - start, held_senders=held, held_for=held_for)
+
+    def _hold_seconds(self, status) -> float:
+        """backlog_wait_time in seconds while the backlog is over its limit:
+        how long the kernel will hold each sender of a request."""
+        limit, backlog = status.backlog_limit, status.backlog
+        if not limit or backlog is None or backlog <= limit or not status.backlog_wait_time:
+            return 0.0
+        if self._hz is None:
+            self._hz = kernel_hz() or 250
+        return status.backlog_wait_time / self._hz
 
     def _read_system(self, now: float) -> SystemInfo:
         system = self._system

@@ -51,7 +51,7 @@ async def test_double_read_back_and_undo_on_the_real_kernel(kernel_lock, tmp_pat
         app = AuditopApp(source_factory=LiveSource, change_log=log, interval=0.5)
         async with app.run_test(size=(80, 24)) as pilot:
             assert await wait_for(pilot, lambda: answered_limit(app) == original)
-            assert app.found_limit == original
+            assert app.snapshot.found.backlog_limit == original
 
             await pilot.press("plus")
             assert isinstance(app.screen, ConfirmScreen)
