@@ -11,6 +11,7 @@ import pytest
 
 PURE = ["auditop.core.model", "auditop.core.history", "auditop.core.findings",
         "auditop.core.settings", "auditop.core.memory", "auditop.core.sampler",
+        "auditop.core.monitor", "auditop.core.changes", "auditop.core.errors",
         "auditop.probes", "auditop.export.json", "auditop.export.check",
         "auditop.export.text", "auditop.sources", "auditop.core.errors",
         "auditop.changelog", "auditop.paths"]
