@@ -48,7 +48,7 @@ def parse_setting(field: str, text: str, *, allow_unlimited: bool = False,
         raise InvalidSetting(
             f"unknown field {field!r}: auditop sets {', '.join(SETTABLE_FIELDS)}")
     shown = _shown(text)
-    text = text.strip()
+    text = text.strip(" \t\r\n")  # plain blanks only: int() refuses some that str.strip() takes
     # int() alone would also take "+5", "5_000", "٣" and "--5"; ask for one
     # optional minus and ASCII digits only.
     digits = text[1:] if text.startswith("-") else text

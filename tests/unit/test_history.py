@@ -198,6 +198,34 @@ def test_lost_growth_during_a_silent_window_is_counted_over_the_whole_gap():
     assert back.lost_per_s == pytest.approx(30 / 2.0)  # from 0.9 to 2.9
 
 
+def test_after_a_minute_of_silence_rates_are_growth_over_the_real_time_it_took():
+    """60 s without an answer (silence samples carry no readings), then the
+    kernel answers again: 6000 lost and 6000 drops over 60 s are 100/s, and
+    the window says it measured them over 60 s, not over its own 0.4 s."""
+    samples = [make_sample(t, lost=0, drops=0) for t in (0.0, 0.5, 0.9)]
+    samples += [make_sample(t, status=None, system=None, error="not answering")
+                for t in ticks(1.0, 60.0, 0.25)]
+    samples += [make_sample(t, lost=6000, drops=6000) for t in (60.9, 61.0, 61.3)]
+    (back,) = [w for w in windows_of(samples) if w.lost]
+    assert back.lost == 6000 and back.lost_seconds == pytest.approx(60.0)
+    assert back.lost_per_s == pytest.approx(100.0)
+    assert back.netlink_drops_per_s == pytest.approx(100.0)
+    assert back.drops_seconds == pytest.approx(60.0)
+
+
+def test_proc_readings_reused_by_later_samples_count_at_the_time_they_were_read():
+    """/proc is read at 2 Hz while the kernel is polled at 10 Hz: at 0.5 s
+    windows the drop rate must not alternate between 0 and double."""
+    samples = []
+    for i in range(40):  # 4 s at 10 Hz; /proc read every 0.5 s, 10 drops/s
+        read_at = (i // 5) * 0.5
+        system = replace(HEALTHY_SYSTEM, read_at=read_at, auditd_socket=NetlinkSocketRow(
+            portid=1, groups=0, rmem=0, drops=int(read_at * 10), inode=7))
+        samples.append(make_sample(i / 10 + 0.02, system=system))
+    rates = [w.netlink_drops_per_s for w in windows_of(samples, interval=0.5)[1:-1]]
+    assert rates and all(rate == pytest.approx(10.0) for rate in rates), rates
+
+
 def test_wait_rate_from_backlog_wait_time_actual():
     samples = [make_sample(i / 10, backlog_wait_time_actual=1000 * i) for i in range(10)]
     (window,) = windows_of(samples)
