@@ -226,3 +226,38 @@ async def test_bindings_have_ids():
     from auditop.tui.app import AuditopApp
     ids = [b.id for b in AuditopApp.BINDINGS]
     assert all(ids) and len(set(ids)) == len(ids)
+
+
+async def test_odd_text_in_the_exact_value_dialog_is_refused_not_fatal():
+    app = scripted_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for typed in ("--5", "9" * 60, "0x10", " - 3"):
+            await pilot.press("b", *typed, "enter")
+            assert isinstance(app.screen, ValueScreen), typed
+            assert str(app.screen.query_one("#value-error").render()), typed
+            await pilot.press("escape")
+        assert app.source.writes == []
+
+
+async def test_a_risky_change_with_failure_2_needs_a_second_confirmation_naming_the_panic(
+        change_log):
+    from auditop.tui.screens.confirm import PanicConfirmScreen
+    app = scripted_app("panic", change_log=change_log)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("minus")  # halving the limit can lose records
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "risk:" in str(app.screen.query_one("#confirm-text").render())
+        await pilot.press("y")
+        assert isinstance(app.screen, PanicConfirmScreen)
+        assert "PANIC" in str(app.screen.query_one("#confirm-text").render())
+        await pilot.press("y", "enter")  # the habit of the first dialog does nothing
+        assert isinstance(app.screen, PanicConfirmScreen) and app.source.writes == []
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmScreen) and app.source.writes == []
+        await pilot.press("minus", "y", "P")
+        await settle(app, pilot)
+        assert app.source.writes == [("backlog_limit", 4096)]
+        # raising the limit risks nothing: one confirmation, as usual
+        await pilot.press("plus", "y")
+        await settle(app, pilot)
+        assert app.source.writes[-1] == ("backlog_limit", 8192)

@@ -110,8 +110,14 @@ class PanicConfirmScreen(ConfirmScreen):
     BINDINGS = [
         Binding("P", "answer(True)", "apply anyway", id="panic.apply"),
         Binding("n,escape", "answer(False)", "cancel", id="panic.cancel"),
+        # The first dialog's keys must not fall through to the screen below.
+        Binding("y,enter", "hint", "", show=False, id="panic.hint"),
     ]
     TITLE_TEXT = "failure = 2: panic risk"
+
+    def action_hint(self) -> None:
+        self.notify("This one needs P (capital) to apply, n or Esc to cancel",
+                    severity="warning")
 
     def content(self) -> Content:
         return panic_content(self.proposal, self.risks)
