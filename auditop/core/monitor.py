@@ -35,6 +35,11 @@ from auditop.core.source import Source
 
 STALL_SECONDS = 0.5  # no answer for this long (or two periods) is a silence
 STALL_CHECK = 0.25  # while silent, a silence sample this often
+# Samples reach the monitor's thread a quarter second at a time: waking a
+# thread per sample costs more than the rest of its work (50 a second while
+# the backlog is busy). An unanswered or throttled sample, and a change
+# waiting for its read-back, go at once.
+BATCH_SECONDS = 0.25
 WINDOWS_KEPT = 600
 
 
@@ -107,6 +112,8 @@ class Monitor:
         self.failure: BaseException | None = None
         self._snapshot = self._make_snapshot()
         self._thread: threading.Thread | None = None
+        self._batch: list[Sample] = []  # the sampler thread's, until handed over
+        self._batch_lock = threading.Lock()
 
     # -- running --------------------------------------------------------------
 
@@ -132,6 +139,7 @@ class Monitor:
             self._sampler.stop()
         if self.failure is not None:
             raise self.failure
+        self._take_batch()
         self._flush()
         return self._snapshot
 
@@ -209,10 +217,32 @@ class Monitor:
     # -- the monitor's thread -----------------------------------------------------------
 
     def _start_sampler(self) -> None:
-        threading.Thread(target=self._sampler.run, args=(self._inbox.put, self._fail),
+        threading.Thread(target=self._sampler.run, args=(self._deliver, self._fail),
                          name="auditop-sampler", daemon=True).start()
 
+    def _deliver(self, sample: Sample) -> None:
+        """On the sampler's thread: hand samples over in batches."""
+        with self._batch_lock:
+            batch = self._batch
+            batch.append(sample)
+            if (sample.mono - batch[0].mono >= BATCH_SECONDS or sample.status is None
+                    or sample.throttled or self._waiting):
+                self._batch = []
+                self._inbox.put(batch)
+
+    def _take_batch(self) -> bool:
+        """On the monitor's thread, before it records a silence or closes a
+        window on time: the samples the sampler has not handed over yet come
+        first, so History sees every sample in order."""
+        with self._batch_lock:
+            batch, self._batch = self._batch, []
+        return self._handle(batch) if batch else False
+
     def _fail(self, error: BaseException) -> None:
+        with self._batch_lock:
+            batch, self._batch = self._batch, []
+        if batch:
+            self._inbox.put(batch)
         self._inbox.put(_Failed(error))
 
     def _loop(self, end: float | None = None) -> None:
@@ -254,16 +284,19 @@ class Monitor:
         if callable(item):
             item()
             return True
-        if isinstance(item, Sample):
-            return self._take(item)
+        if isinstance(item, list):
+            changed = False
+            for sample in item:
+                changed = self._take(sample) or changed
+            return changed
         return self._silence()
 
     def _silence(self) -> bool:
         """No sample came for a while: record the silence, close windows on time."""
+        changed = self._take_batch()
         now = self._clock()
         answered = self.history.last_answered
         since = answered.mono if answered is not None else self._started_at
-        changed = False
         if now - since > self.stall_after and now - self._last_sample_mono >= STALL_CHECK:
             changed = self._take(self._silence_sample(now, now - since))
         if (window := self.history.tick(now)) is not None:

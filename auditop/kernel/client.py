@@ -3,12 +3,16 @@ received independently of sending.
 
 Since kernel 5.17 the kernel puts the sender of any audit request to sleep,
 after processing it, for up to backlog_wait_time while the backlog is over
-its limit; the reply is queued *before* that sleep. So one reader thread
-receives every reply and hands it to whoever waits for that sequence number,
-and the sending is done by child processes (senders.py): a sender the kernel
-holds does not hide the answer, does not block the caller, and does not keep
-auditop alive when it quits. At most `max_senders` may be held at once; past
-that a request fails at once with SendersHeld rather than queue behind them.
+its limit; the reply is queued *before* that sleep. So receiving is apart
+from sending: child processes send (senders.py), and a caller waiting for an
+answer reads the socket itself, handing every other answer to whoever waits
+for that sequence number (one reader at a time; the others wait for theirs
+and take over reading if it is late). A sender the kernel holds does not hide
+the answer, does not block the caller, and does not keep auditop alive when
+it quits. The poller, the common caller, thus waits for its answer in its own
+thread: no thread hop per poll (it costs a third of a poll's CPU). At most
+`max_senders` may be held at once; past that a request fails at once with
+SendersHeld rather than queue behind them.
 
 The socket is a plain AF_NETLINK socket: pyroute2's synchronous socket is one
 per thread (0.9.7), which a reader thread and child senders cannot share.
@@ -20,7 +24,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import selectors
+import select
 import socket
 import threading
 import time
@@ -61,13 +65,33 @@ class Pool(Protocol):
 
 
 class _Waiter:
-    __slots__ = ("event", "want_type", "message", "error")
+    """One request's answer. A bare lock, taken at birth and released once
+    answered, is the cheapest one-shot signal Python has: an Event costs a
+    Condition and two more locks per request, at up to 50 requests a second."""
+
+    __slots__ = ("_lock", "finished", "want_type", "message", "error")
 
     def __init__(self, want_type: int | None) -> None:
-        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self.finished = False
         self.want_type = want_type
         self.message: wire.Message | None = None
         self.error: AuditError | None = None
+
+    def set(self) -> None:
+        if not self.finished:
+            self.finished = True
+            try:
+                self._lock.release()
+            except RuntimeError:
+                pass  # answered twice at once (an error and the reply): one counts
+
+    def wait(self, timeout: float) -> bool:
+        """Block until answered or `timeout` s; True when answered."""
+        if not self.finished and self._lock.acquire(timeout=max(timeout, 0.0)):
+            self._lock.release()
+        return self.finished
 
 
 class AuditClient:
@@ -81,13 +105,17 @@ class AuditClient:
         self._socket = sock
         self._pool = pool if pool is not None else SenderPool(sock.fileno(), max_senders)
         self._seq = itertools.count(1)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the waiters table
+        self._reading = threading.Lock()  # held by the one caller reading the socket
         self._waiters: dict[int, _Waiter] = {}
         self._closed = threading.Event()
         self._wake_read, self._wake_write = os.pipe()  # close() wakes the reader
-        self._reader = threading.Thread(target=self._read, name="auditop-netlink-reader",
-                                        daemon=True)
-        self._reader.start()
+        self._poll = select.poll()
+        self._poll.register(self._socket, select.POLLIN)
+        self._poll.register(self._wake_read, select.POLLIN)
+        if self._pool.report_fd is not None:
+            os.set_blocking(self._pool.report_fd, False)
+            self._poll.register(self._pool.report_fd, select.POLLIN)
 
     # -- public API -------------------------------------------------------
 
@@ -107,14 +135,14 @@ class AuditClient:
         except InvalidValue as exc:
             raise InvalidValue(f"{field} = {value}") from exc
         except NoAnswer:
-            if self._pool.is_busy(sender):
+            if self._busy(sender):
                 return SetAck(field, value, acked=False, held=True)
             raise
         # The ACK is sent before the penalty: give send() a moment to return.
         deadline = time.monotonic() + HELD_AFTER
-        while self._pool.is_busy(sender) and time.monotonic() < deadline:
+        while self._busy(sender) and time.monotonic() < deadline:
             time.sleep(0.005)
-        return SetAck(field, value, acked=True, held=self._pool.is_busy(sender))
+        return SetAck(field, value, acked=True, held=self._busy(sender))
 
     def expect_hold(self, seconds: float) -> None:
         """How long the kernel will hold a sender now (backlog_wait_time in
@@ -123,24 +151,32 @@ class AuditClient:
 
     def held(self) -> tuple[int, float]:
         """(how many of auditop's senders the kernel is holding, the longest s)."""
+        self._reports()
         return self._pool.held(HELD_AFTER)
+
+    def _busy(self, sender: object) -> bool:
+        self._reports()
+        return self._pool.is_busy(sender)
 
     def close(self) -> None:
         """Never waits for a held sender; wakes every caller still waiting."""
         if self._closed.is_set():
             return
         self._closed.set()
-        try:
-            os.write(self._wake_write, b"x")  # the reader closes the rest when it wakes
-        except OSError:
-            pass  # the reader has gone already (its socket failed)
-        os.close(self._wake_write)
+        os.write(self._wake_write, b"x")  # a caller reading the socket stops
         self._pool.close()
         with self._lock:
             waiters, self._waiters = list(self._waiters.values()), {}
         for waiter in waiters:
             waiter.error = AuditError("the audit connection was closed")
-            waiter.event.set()
+            waiter.set()
+        # The descriptors go with the last reader: never under a caller's poll().
+        with self._reading, self._lock:
+            for fd in (self._wake_read, self._wake_write):
+                os.close(fd)
+            if self._pool.report_fd is not None:
+                os.close(self._pool.report_fd)
+            self._socket.close()
 
     def __enter__(self) -> AuditClient:
         return self
@@ -156,6 +192,7 @@ class AuditClient:
         waiter = _Waiter(want_type)
         with self._lock:
             self._waiters[seq] = waiter
+        self._reports()  # which senders are free again
         try:
             sender = self._pool.send(encode(seq), seq, reserved=reserved)
         except LookupError as exc:
@@ -168,17 +205,47 @@ class AuditClient:
         return seq, waiter, sender
 
     def _wait(self, seq: int, waiter: _Waiter, timeout: float | None) -> wire.Message:
-        timeout = self.timeout if timeout is None else timeout
-        answered = waiter.event.wait(timeout)
-        self._forget(seq)
-        if not answered:
+        """Wait for request `seq`'s answer, reading the socket while no one
+        else does (handing others' answers to them)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        try:
+            while not waiter.finished:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if self._closed.is_set():
+                    break
+                if self._reading.acquire(blocking=False):
+                    try:
+                        if not self._closed.is_set():
+                            self._read_until(waiter, deadline)
+                    finally:
+                        self._reading.release()
+                else:  # another caller reads; it hands us ours, or we take over
+                    waiter.wait(min(left, 0.05))
+        finally:
+            self._forget(seq)
+        if not waiter.finished:
             count, held_for = self.held()
             why = f"the kernel is holding auditop's sender for {held_for:.1f} s" \
                 if count else ""
-            raise NoAnswer(timeout, why)
+            raise NoAnswer(self.timeout if timeout is None else timeout, why)
         if waiter.error is not None:
             raise waiter.error
         return waiter.message
+
+    def _read_until(self, waiter: _Waiter, deadline: float) -> None:
+        while not waiter.finished:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            events = dict(self._poll.poll(left * 1000))
+            if self._wake_read in events:
+                return  # closed
+            if self._pool.report_fd is not None and self._pool.report_fd in events:
+                self._reports()
+            if self._socket.fileno() in events:
+                self._receive()
 
     def _forget(self, seq: int) -> None:
         with self._lock:
@@ -189,32 +256,13 @@ class AuditClient:
         return from_errno(code, initial_pid_namespace=in_initial_pid_namespace()
                           if code in (errno.EPERM, errno.EACCES) else True)
 
-    # -- the reader thread ----------------------------------------------------
-
-    def _read(self) -> None:
-        selector = selectors.DefaultSelector()
-        selector.register(self._socket, selectors.EVENT_READ, self._receive)
-        selector.register(self._wake_read, selectors.EVENT_READ, None)
-        if self._pool.report_fd is not None:
-            selector.register(self._pool.report_fd, selectors.EVENT_READ, self._reports)
-        try:
-            while True:
-                for key, _ in selector.select():
-                    if key.data is None:
-                        return
-                    key.data()
-        except OSError:
-            if not self._closed.is_set():
-                raise
-        finally:
-            selector.close()
-            self._socket.close()
-            os.close(self._wake_read)
-            if self._pool.report_fd is not None:
-                os.close(self._pool.report_fd)
+    # -- reading (by the one caller holding _reading) ---------------------------
 
     def _receive(self) -> None:
-        data = self._socket.recv(RECV_BUFFER)
+        try:
+            data = self._socket.recv(RECV_BUFFER, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
         try:
             messages = wire.split(data)
         except AuditError:
@@ -229,14 +277,23 @@ class AuditClient:
             except AuditError as exc:
                 code = getattr(exc, "errno", None)
                 waiter.error = exc if code is None else self._error(code)
-                waiter.event.set()
+                waiter.set()
                 continue
             if match is not None:
                 waiter.message = match
-                waiter.event.set()
+                waiter.set()
 
     def _reports(self) -> None:
-        data = os.read(self._pool.report_fd, REPORT.size * 64)
+        """Take the senders' reports (send() returned, or failed with errno)."""
+        if self._pool.report_fd is None:
+            return
+        with self._lock:  # close() closes the pipe under it: never a reused fd
+            if self._closed.is_set():
+                return
+            try:
+                data = os.read(self._pool.report_fd, REPORT.size * 64)
+            except BlockingIOError:
+                return
         for offset in range(0, len(data) - REPORT.size + 1, REPORT.size):
             ident, seq, code = REPORT.unpack_from(data, offset)
             self._pool.sent(ident)
@@ -245,7 +302,7 @@ class AuditClient:
                     waiter = self._waiters.get(seq)
                 if waiter is not None:
                     waiter.error = self._error(code)
-                    waiter.event.set()
+                    waiter.set()
 
 
 def _open_netlink() -> socket.socket:

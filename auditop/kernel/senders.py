@@ -27,7 +27,9 @@ import sys
 import threading
 import time
 
-# Request: u32 length + the netlink message. Report: u32 sender, u32 seq, i32 errno.
+# Request: one FRAME-byte write (u32 length, the netlink message, padding), so
+# the child takes it in one read. Report: u32 sender, u32 seq, i32 errno.
+FRAME = 128
 _LENGTH = struct.Struct("=I")
 REPORT = struct.Struct("=IIi")
 
@@ -41,16 +43,17 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)
 ident, sock_fd, report_fd = map(int, sys.argv[1:4])
 sock = socket.socket(fileno=sock_fd)
 length, report = struct.Struct("=I"), struct.Struct("=IIi")
-def read(n):
-    data = b""
-    while len(data) < n:
-        chunk = os.read(0, n - len(data))
-        if not chunk:
-            raise SystemExit(0)
-        data += chunk
-    return data
+FRAME = %d
 while True:
-    message = read(length.unpack(read(4))[0])
+    frame = os.read(0, FRAME)
+    while frame and len(frame) < FRAME:
+        more = os.read(0, FRAME - len(frame))
+        if not more:
+            break
+        frame += more
+    if len(frame) < FRAME:
+        raise SystemExit(0)
+    message = frame[4:4 + length.unpack_from(frame)[0]]
     seq = struct.unpack_from("=I", message, 8)[0]
     try:
         sock.send(message)
@@ -58,7 +61,7 @@ while True:
     except OSError as exc:
         code = exc.errno or 5
     os.write(report_fd, report.pack(ident, seq, code))
-"""
+""" % FRAME
 
 
 class Sender:
@@ -68,14 +71,15 @@ class Sender:
             [sys.executable, "-I", "-S", "-c", _CHILD, str(ident), str(sock_fd),
              str(report_fd)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(sock_fd, report_fd), start_new_session=True)
+            bufsize=0, pass_fds=(sock_fd, report_fd), start_new_session=True)
+        self._stdin = self.process.stdin.fileno()
         self.busy_since: float | None = None  # monotonic, while a send is under way
         self.seq: int | None = None
 
     def send(self, message: bytes, seq: int, now: float) -> None:
         self.busy_since, self.seq = now, seq
-        self.process.stdin.write(_LENGTH.pack(len(message)) + message)
-        self.process.stdin.flush()
+        frame = _LENGTH.pack(len(message)) + message
+        os.write(self._stdin, frame.ljust(FRAME, b"\0"))
 
     def close(self) -> None:
         """Close its input: an idle child exits at once, a held one when the
