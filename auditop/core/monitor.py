@@ -37,8 +37,8 @@ STALL_SECONDS = 0.5  # no answer for this long (or two periods) is a silence
 STALL_CHECK = 0.25  # while silent, a silence sample this often
 # Samples reach the monitor's thread a quarter second at a time: waking a
 # thread per sample costs more than the rest of its work (50 a second while
-# the backlog is busy). An unanswered or throttled sample, and a change
-# waiting for its read-back, go at once.
+# the backlog is busy). The first answer, an unanswered or throttled sample,
+# and a change waiting for its read-back go at once.
 BATCH_SECONDS = 0.25
 WINDOWS_KEPT = 600
 
@@ -226,7 +226,7 @@ class Monitor:
             batch = self._batch
             batch.append(sample)
             if (sample.mono - batch[0].mono >= BATCH_SECONDS or sample.status is None
-                    or sample.throttled or self._waiting):
+                    or sample.throttled or self._waiting or self._found is None):
                 self._batch = []
                 self._inbox.put(batch)
 
