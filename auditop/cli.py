@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from importlib.metadata import version
@@ -56,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: said as one, with where it is
+        from auditop.core.errors import InternalError
+        if os.environ.get("AUDITOP_DEBUG"):
+            raise
+        error = InternalError(exc)
+        print(f"AUDIT UNKNOWN - {error}" if args.run is _check else f"auditop: {error} "
+              "(AUDITOP_DEBUG=1 shows the traceback)", file=sys.stdout if args.run is _check
+              else sys.stderr)
+        return CHECK_UNKNOWN if args.run is _check else error.exit_code
 
 
 def _parser() -> argparse.ArgumentParser:

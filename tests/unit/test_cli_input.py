@@ -99,3 +99,18 @@ def test_no_command_line_gives_a_traceback(argv):
             return
     assert code in (1, 2), (argv, code, out, err)
     assert err.count("\n") == 1 and "Traceback" not in err, (argv, err)
+
+
+def test_a_bug_is_said_as_a_bug_in_one_line(monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("rmem")
+    monkeypatch.setattr(cli, "_live_monitor", broken)
+    monkeypatch.delenv("AUDITOP_DEBUG", raising=False)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["status"])
+        check = cli.main(["check"])
+    assert code == 70 and check == 3
+    assert err.getvalue().startswith("auditop: internal error (a bug in auditop): KeyError")
+    assert err.getvalue().count("\n") == 1 and "test_cli_input.py" in err.getvalue()
+    assert out.getvalue().startswith("AUDIT UNKNOWN - internal error")
