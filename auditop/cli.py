@@ -1,30 +1,36 @@
 """The `auditop` command. Without a subcommand it opens the live TUI; the
 headless commands never import Textual. Every command consumes the one
 Monitor (core/monitor.py); every error a person can cause is one line and a
-non-zero exit (2 for bad input, 3 for `check`, as monitoring plugins expect),
-never a traceback."""
+non-zero exit (2 for bad input and a broken config file, 3 for `check`, as
+monitoring plugins expect), never a traceback.
+
+Settings: a flag given on the command line wins over the config file
+(auditop/config), the file over the defaults. So every flag that is also a
+setting defaults to None ("not given"), and each command reads the resolved
+`args.settings`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
-import time
 from importlib.metadata import version
 from pathlib import Path
-from typing import TextIO
 
 from auditop.core.errors import AuditError
-from auditop.core.sampler import DEFAULT_RATE_HZ, MAX_RATE_HZ, MIN_RATE_HZ
+from auditop.core.sampler import MAX_RATE_HZ, MIN_RATE_HZ
 from auditop.core.settings import SETTABLE_FIELDS
 
 USAGE_ERROR = 2
 CHECK_UNKNOWN = 3
 MIN_SECONDS, MAX_SECONDS = 0.1, 3600.0  # display windows and sampling spans
 MAX_DURATION = 366 * 24 * 3600.0  # a recording of a year is the longest we take
-FIRST_ANSWER_TIMEOUT = 3.0
+FORMATS = ("text", "json", "prometheus")
+# command-line dest -> setting name (auditop/config)
+SETTING_FLAGS = {"interval": "interval", "sample_rate": "sample_rate",
+                 "read_only": "read_only", "listen": "exporter.listen"}
 
 
 class UsageError(Exception):
@@ -41,16 +47,28 @@ def main(argv: list[str] | None = None) -> int:
     is_check = "check" in argv[:argv.index("--")] if "--" in argv else "check" in argv
     try:
         args = _parser().parse_args(argv)
+        _check_usage(args)
     except UsageError as exc:
         if is_check:
             print(f"AUDIT UNKNOWN - usage: {exc}")
             return CHECK_UNKNOWN
         print(f"{exc} (see auditop --help)", file=sys.stderr)
         return USAGE_ERROR
+    from auditop.commands import run_check
+    if args.reads_config:
+        from auditop.config import ConfigError
+        try:
+            _resolve_settings(args)
+        except ConfigError as exc:
+            if args.run is run_check:
+                print(f"AUDIT UNKNOWN - config: {exc}")
+                return CHECK_UNKNOWN
+            print(f"auditop: {exc}", file=sys.stderr)
+            return USAGE_ERROR
     try:
         return args.run(args)
     except AuditError as exc:
-        if args.run is _check:
+        if args.run is run_check:
             print(f"AUDIT UNKNOWN - {exc}")
             return CHECK_UNKNOWN
         print(f"auditop: {exc}", file=sys.stderr)
@@ -68,32 +86,57 @@ def main(argv: list[str] | None = None) -> int:
         return CHECK_UNKNOWN if args.run is _check else error.exit_code
 
 
+def _resolve_settings(args: argparse.Namespace) -> None:
+    """args.settings (typed) and args.resolved (value and origin of each setting)."""
+    from auditop.config import Settings, effective, load
+
+    overrides = {name: getattr(args, dest, None) for dest, name in SETTING_FLAGS.items()}
+    args.resolved = effective(load(), overrides)
+    args.settings = Settings.from_effective(args.resolved)
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    """What argparse cannot say by itself."""
+    if getattr(args, "json", False):
+        if args.format not in (None, "json"):
+            raise UsageError(f"auditop status: --json and --format {args.format} "
+                             "contradict each other")
+        args.format = "json"
+    if getattr(args, "textfile", None) is not None and args.listen is not None:
+        raise UsageError("auditop exporter: --listen and --textfile are two ways out; "
+                         "give one")
+    if getattr(args, "every", None) is not None and args.textfile is None:
+        raise UsageError("auditop exporter: --every is for --textfile")
+
+
 def _parser() -> argparse.ArgumentParser:
+    from auditop import commands
+
     parser = _Parser(prog="auditop",
                      description="Watch and steer the Linux kernel audit backlog.")
     parser.add_argument("--version", action="version",
                         version=f"auditop {version('auditop')}")
-    _sampling_options(parser)
-    parser.add_argument("--read-only", action="store_true",
-                        help="never change the kernel (the change keys are disabled)")
-    parser.set_defaults(run=_tui)
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND",
-                                     parser_class=_Parser)
+    _sampling_options(parser, default=None)
+    _read_only_option(parser, default=None)
+    parser.set_defaults(run=commands.run_tui, reads_config=True)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
-    status = commands.add_parser("status", help="print the audit status, system "
-                                 "probes and findings")
-    status.add_argument("--json", action="store_true",
-                        help="one JSON object (schema in docs/json.md)")
+    status = sub.add_parser("status", help="print the audit status, system probes and "
+                            "findings")
+    status.add_argument("--format", choices=FORMATS, default=None,
+                        help="text (default), json (one object, docs/json.md) or "
+                             "prometheus (the exposition format, docs/fleet.md)")
+    status.add_argument("--json", action="store_true", help="the same as --format json")
     _window_option(status)
-    status.set_defaults(run=_status)
+    status.set_defaults(run=commands.run_status)
 
-    check = commands.add_parser("check", help="monitoring-plugin check: one line, "
-                                "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
+    check = sub.add_parser("check", help="monitoring-plugin check: one line, "
+                           "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
     _window_option(check)
-    check.set_defaults(run=_check)
+    check.set_defaults(run=commands.run_check)
 
-    setter = commands.add_parser("set", help="change backlog_limit, rate_limit or "
-                                 "backlog_wait_time, then read it back")
+    setter = sub.add_parser("set", help="change backlog_limit, rate_limit or "
+                            "backlog_wait_time, then read it back")
     setter.add_argument("field", help=", ".join(SETTABLE_FIELDS))
     setter.add_argument("value", help="a whole number")
     setter.add_argument("--unlimited", action="store_true",
@@ -104,26 +147,56 @@ def _parser() -> argparse.ArgumentParser:
                         dest="panic_confirmed",
                         help="with failure = 2 (panic), allow a change that can lose "
                              "records: the first lost record panics the machine")
-    setter.set_defaults(run=_set)
+    _read_only_option(setter, default=argparse.SUPPRESS)
+    setter.set_defaults(run=commands.run_set)
 
-    record = commands.add_parser("record", help="write one JSON line per display "
-                                 "window (schema in docs/json.md)")
+    record = sub.add_parser("record", help="write one JSON line per display window "
+                            "(schema in docs/json.md)")
     record.add_argument("--output", "-o", type=Path,
                         help="file to write (default: a new file in the state directory)")
     record.add_argument("--duration", type=_seconds(MIN_SECONDS, MAX_DURATION), default=None,
                         help="seconds to record (default: until interrupted)")
-    _sampling_options(record)
-    record.set_defaults(run=_record)
+    _sampling_options(record, default=argparse.SUPPRESS)
+    record.set_defaults(run=commands.run_record)
+
+    exporter = sub.add_parser("exporter", help="Prometheus metrics: an HTTP /metrics "
+                              "endpoint, or a textfile for node_exporter (docs/fleet.md)")
+    exporter.add_argument("--listen", type=_listen, default=None, metavar="HOST:PORT",
+                          help="serve /metrics there (default from the config file, "
+                               "else 127.0.0.1:10090)")
+    exporter.add_argument("--textfile", type=Path, default=None, metavar="PATH",
+                          help="instead, replace PATH (*.prom) every --every seconds")
+    exporter.add_argument("--every", type=_seconds(1.0, MAX_SECONDS), default=None,
+                          metavar="S", help="seconds between textfile writes (default 15)")
+    _sampling_options(exporter, default=argparse.SUPPRESS)
+    exporter.set_defaults(run=commands.run_exporter)
+
+    config = sub.add_parser("config", help="the config file: where it is, what is in "
+                            "effect")
+    config_sub = config.add_subparsers(title="config commands", metavar="WHAT",
+                                       parser_class=_Parser, required=True)
+    config_sub.add_parser("path", help="print where the config file is (or would be)"
+                          ).set_defaults(run=commands.run_config_path, reads_config=False)
+    config_sub.add_parser("show", help="print every setting in effect and where it "
+                          "came from").set_defaults(run=commands.run_config_show)
     return parser
 
 
-def _sampling_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--interval", type=_seconds(MIN_SECONDS, MAX_SECONDS), default=1.0,
-                        help="display window in seconds (default 1)")
+def _sampling_options(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--interval", type=_seconds(MIN_SECONDS, MAX_SECONDS),
+                        default=default,
+                        help="display window in seconds (default 1, or the config file's)")
     parser.add_argument("--sample-rate", type=_seconds(MIN_RATE_HZ, MAX_RATE_HZ),
-                        default=DEFAULT_RATE_HZ,
+                        default=default,
                         help=f"polls per second underneath ({MIN_RATE_HZ:g} to "
-                             f"{MAX_RATE_HZ:g}, default {DEFAULT_RATE_HZ:g})")
+                             f"{MAX_RATE_HZ:g}, default 10, or the config file's)")
+
+
+def _read_only_option(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--read-only", action=argparse.BooleanOptionalAction,
+                        default=default,
+                        help="never change the kernel (the change keys are disabled); "
+                             "--no-read-only overrides read_only = true in the config file")
 
 
 def _window_option(parser: argparse.ArgumentParser) -> None:
@@ -146,153 +219,14 @@ def _seconds(low: float, high: float):
     return parse
 
 
-# -- commands ---------------------------------------------------------------
-
-def _tui(args: argparse.Namespace) -> int:
-    from auditop.tui.app import run  # Textual only when the TUI is wanted
-    return run(interval=args.interval, sample_rate=args.sample_rate,
-               read_only=args.read_only)
-
-
-def _live_monitor(**kwargs):
-    from auditop.core.monitor import Monitor
-    from auditop.sources.live import LiveSource  # pyroute2 only when the kernel is asked
-
-    source = LiveSource()
-    return source, Monitor(source, **kwargs)
-
-
-def _sample_once(window: float):
-    """Sample for `window` seconds: one window over the whole span, and the
-    final snapshot. Finishes when the window does, whatever the kernel holds."""
-    source, monitor = _live_monitor(interval=math.inf, rate_hz=DEFAULT_RATE_HZ)
+def _listen(text: str) -> str:
+    """An argparse type: HOST:PORT, checked the way the config file's is."""
+    from auditop.config import parse_listen
     try:
-        snapshot = monitor.run(window)
-    finally:
-        source.close()
-    last = snapshot.windows[-1] if snapshot.windows else None
-    if last is None or last.status is None:
-        error = last.error if last is not None else None
-        raise AuditError(error or f"no answer from the kernel within {window:g} s")
-    return last, snapshot
-
-
-def _status(args: argparse.Namespace) -> int:
-    from auditop.export.json import status_object
-    from auditop.export.text import status_text
-
-    window, snapshot = _sample_once(args.window)
-    if args.json:
-        print(json.dumps(status_object(window, snapshot.findings)))
-    else:
-        print(status_text(window, list(snapshot.findings)))
-    return 0
-
-
-def _check(args: argparse.Namespace) -> int:
-    from auditop.core.findings import DEFAULT as DEFAULT_THRESHOLDS
-    from auditop.export.check import check_line
-
-    window, snapshot = _sample_once(args.window)
-    code, line = check_line(window, list(snapshot.findings), DEFAULT_THRESHOLDS)
-    print(line)
-    return code
-
-
-def _set(args: argparse.Namespace) -> int:
-    from auditop.core.changes import PanicRisk, Proposal, guard, risks
-    from auditop.core.memory import describe_backlog_memory
-    from auditop.core.settings import DESCRIPTIONS, InvalidSetting, parse_setting
-    from auditop.probes.boot import kernel_hz
-
-    try:
-        value = parse_setting(args.field, args.value, allow_unlimited=args.unlimited,
-                              hz=kernel_hz())
-    except InvalidSetting as exc:
-        print(f"auditop: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-
-    from auditop.changelog import append_change
-
-    source, monitor = _live_monitor(rate_hz=DEFAULT_RATE_HZ)
-    monitor.start()
-    try:
-        status = _first_answer(monitor)
-        proposal = Proposal(args.field, getattr(status, args.field), value, "set")
-        print(f"{args.field}: {proposal.old} -> {value}  ({DESCRIPTIONS[args.field]})")
-        if args.field == "backlog_limit":
-            print(f"memory: {describe_backlog_memory(value)}")
-        for risk in risks(proposal, status):
-            print(f"warning: {risk}")
-        try:
-            guard(proposal, status, panic_confirmed=args.panic_confirmed)
-        except PanicRisk as exc:
-            print(f"auditop: {exc}; pass --i-understand-failure-2 to do it anyway",
-                  file=sys.stderr)
-            return USAGE_ERROR
-        # A script's command line is its confirmation; a person is asked.
-        if not args.yes and sys.stdin.isatty() and not _confirm(sys.stdin, sys.stdout):
-            print("unchanged")
-            return 1
-        outcome = monitor.change(proposal, panic_confirmed=args.panic_confirmed,
-                                 log=append_change)
-    finally:
-        monitor.stop()
-        source.close()
-    print(outcome.text())
-    if outcome.new is not None and not outcome.as_asked:
-        return 1
-    print("It lasts until reboot or until the rules are reloaded; see docs/persisting.md")
-    return 0
-
-
-def _first_answer(monitor):
-    deadline = time.monotonic() + FIRST_ANSWER_TIMEOUT
-    while (status := monitor.snapshot().status) is None:
-        if monitor.failure is not None:
-            raise monitor.failure
-        if time.monotonic() > deadline:
-            latest = monitor.snapshot().latest
-            raise AuditError(latest.error if latest and latest.error else
-                             f"no answer from the kernel within {FIRST_ANSWER_TIMEOUT:g} s")
-        time.sleep(0.02)
-    return status
-
-
-def _confirm(stdin: TextIO, stdout: TextIO) -> bool:
-    stdout.write("apply? [y/N] ")
-    stdout.flush()
-    return stdin.readline().strip().lower() in ("y", "yes")
-
-
-def _record(args: argparse.Namespace) -> int:
-    from auditop.core.monitor import Monitor
-    from auditop.export.json import window_object
-    from auditop.sources.live import LiveSource
-
-    path = args.output
-    if path is None:
-        from auditop.paths import state_dir
-        path = state_dir() / time.strftime("record-%Y%m%d-%H%M%S.jsonl")
-    source = LiveSource()
-    try:
-        source.poll()  # fail here, before any file exists, if the kernel refuses
-        with open(path, "a", encoding="utf-8") as out:
-            print(f"recording to {path}", file=sys.stderr)
-
-            def write(window, snapshot) -> None:
-                out.write(json.dumps(window_object(window, snapshot.findings)) + "\n")
-                out.flush()  # a killed recorder loses at most this window
-
-            Monitor(source, interval=args.interval, rate_hz=args.sample_rate,
-                    on_window=write).run(args.duration)
-    except OSError as exc:
-        print(f"auditop: cannot write {path}: {exc.strerror}", file=sys.stderr)
-        return 1
-    finally:
-        source.close()
-    print(path)
-    return 0
+        parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not {exc}: {text[:64]!r}") from None
+    return text
 
 
 if __name__ == "__main__":

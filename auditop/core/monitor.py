@@ -169,6 +169,18 @@ class Monitor:
         else:
             self._inbox.put(apply)
 
+    def fresh_snapshot(self, timeout: float = 1.0) -> Snapshot:
+        """A snapshot made now, after every sample already delivered (an
+        exporter at a scrape: the published one may be a window old). Made
+        on the Monitor's thread; the newest published one if that thread is
+        not running or does not get to it within `timeout`."""
+        if self._thread is None or not self._thread.is_alive():
+            return self._snapshot
+        fresh = _Fresh(threading.Event())
+        self._inbox.put(fresh)
+        fresh.done.wait(timeout)
+        return self._snapshot
+
     def take_peak(self) -> int | None:
         """The highest backlog answered since the previous call (exporters)."""
         with self._peak_lock:
@@ -281,6 +293,10 @@ class Monitor:
         if isinstance(item, _Failed):
             self.failure = item.error
             return False
+        if isinstance(item, _Fresh):
+            self._publish()
+            item.done.set()
+            return False
         if callable(item):
             item()
             return True
@@ -377,6 +393,11 @@ class Monitor:
 @dataclass(frozen=True, slots=True)
 class _Failed:
     error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class _Fresh:
+    done: threading.Event
 
 
 __all__ = ["AuditError", "Monitor", "Snapshot"]

@@ -1,7 +1,7 @@
 """Prometheus exposition of the audit backlog, with the official prometheus_client.
 
-One frozen Reading (what auditop knows at scrape time) -> a custom Collector ->
-the text format. Three ways out: `exposition()` for `auditop status --format
+A Monitor Snapshot -> one frozen Reading (`reading()`, pure: what auditop knows
+at scrape time) -> a custom Collector -> the text format. Three ways out: `exposition()` for `auditop status --format
 prometheus`, `write_textfile()` for node_exporter's textfile collector, and
 `serve()` for `auditop exporter --listen`. Values are exactly what was read (the
 two wait times converted from jiffies with the kernel's HZ); a value auditop does
@@ -23,7 +23,8 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector
 
 from auditop.core.findings import Finding
-from auditop.core.model import AuditStatus
+from auditop.core.model import AuditStatus, SystemInfo
+from auditop.core.monitor import Snapshot
 
 # The Prometheus wiki's "Default port allocations" list gives every exporter its
 # own port so that several run side by side on one host. 9100-9999 is full (since
@@ -47,6 +48,43 @@ class Reading:
     auditd_up: bool | None = None  # auditd registered with the kernel and running
     hz: int | None = None  # kernel HZ: jiffies per second
     findings: tuple[Finding, ...] = ()  # active findings
+
+
+def reading(snapshot: Snapshot, *, peak: int | None, hz: int | None) -> Reading:
+    """The Reading for one scrape. `peak`: the highest backlog since the previous
+    scrape (Monitor.take_peak()); when no status was answered since, the newest
+    backlog stands for it. While the kernel is not answering, the status it last
+    gave is left out rather than exported as current."""
+    status = snapshot.status if snapshot.silent_for == 0 else None
+    system = snapshot.system
+    socket = system.auditd_socket if system is not None else None
+    if peak is None and status is not None:
+        peak = status.backlog
+    return Reading(
+        status=status,
+        backlog_peak=peak,
+        rmem_default=system.rmem_default if system is not None else None,
+        # sock_diag's rb: a field of the socket row where the probe reads it.
+        netlink_rcvbuf=getattr(socket, "rcvbuf", None),
+        netlink_drops=socket.drops if socket is not None else None,
+        auditd_up=auditd_up(status, system),
+        hz=hz,
+        findings=snapshot.findings,
+    )
+
+
+def auditd_up(status: AuditStatus | None, system: SystemInfo | None) -> bool | None:
+    """auditd is registered with the kernel (pid > 0) and that process is alive and
+    not stopped. None when that is not known (no answer, /proc not read)."""
+    if status is None or status.pid is None:
+        return None
+    if status.pid == 0:
+        return False
+    if system is None:
+        return None
+    process = system.auditd
+    return (process is not None and process.pid == status.pid
+            and not process.stopped and process.state not in ("Z", "X", "x"))
 
 
 _FAMILIES: tuple[tuple[str, str, str], ...] = (

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -27,6 +27,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 
 from auditop.changelog import append_change
+from auditop.config import Settings
 from auditop.core import changes
 from auditop.core.changes import FIELD, NoProposal, Proposal
 from auditop.core.errors import AuditError, AuditLocked, NotPrivileged, as_audit_error
@@ -39,7 +40,7 @@ from auditop.tui.messages import ChangeApplied, ChangeFailed, MonitorFailed, Sna
 from auditop.tui.screens.confirm import ConfirmScreen, PanicConfirmScreen
 from auditop.tui.screens.fatal import FatalScreen
 from auditop.tui.screens.finding import FindingScreen
-from auditop.tui.screens.help import HelpScreen
+from auditop.tui.screens.help import HelpScreen, help_rows
 from auditop.tui.screens.value import ValueScreen
 from auditop.tui.view import View, build_view
 from auditop.tui.widgets.charts import Charts
@@ -94,7 +95,9 @@ class AuditopApp(App[int]):
                  read_only: bool = False, clock: Callable[[], float] = time.time,
                  change_log: Path | None = None, thresholds: Thresholds = DEFAULT,
                  preload: Sequence[Sample] = (), autostart: bool = True,
-                 startup_error: AuditError | None = None) -> None:
+                 startup_error: AuditError | None = None,
+                 keymap: Mapping[str, str] | None = None,
+                 backlog_limit_step: int = 2) -> None:
         super().__init__()
         if source is None and source_factory is None and startup_error is None:
             raise ValueError("give a source or a source_factory")
@@ -116,6 +119,8 @@ class AuditopApp(App[int]):
         self._blocked_shown: str | None = None
         self._detail_shown: Finding | None = None
         self._startup_error = startup_error
+        self._user_keymap = dict(keymap or {})  # binding id -> keys, from the config file
+        self.backlog_limit_step = backlog_limit_step
 
     @property
     def history(self):
@@ -135,6 +140,8 @@ class AuditopApp(App[int]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        if self._user_keymap:
+            self.set_keymap(self._user_keymap)  # the footer and the help show these keys
         if self._startup_error is None and self.source is None:
             try:
                 self.source = self._source_factory()
@@ -212,7 +219,8 @@ class AuditopApp(App[int]):
     # -- keys ---------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(list(self.BINDINGS)))
+        # Asked now, while this screen's bindings are the active ones.
+        self.push_screen(HelpScreen(help_rows(self.BINDINGS, self)))
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -235,7 +243,8 @@ class AuditopApp(App[int]):
         found = self.snapshot.found if self.snapshot else None
         try:
             proposal = changes.propose(action, self._status(),
-                                       found=found.backlog_limit if found else None)
+                                       found=found.backlog_limit if found else None,
+                                       step=self.backlog_limit_step)
         except NoProposal as notice:
             self.notify(str(notice), severity="warning" if action != "restore" else
                         "information")
@@ -352,9 +361,9 @@ class AuditopApp(App[int]):
             self.source.close()
 
 
-def run(*, interval: float = 1.0, sample_rate: float = DEFAULT_RATE_HZ,
-        read_only: bool = False) -> int:
-    """Run the TUI on the live kernel; the process exit code."""
+def run(settings: Settings) -> int:
+    """Run the TUI on the live kernel with the resolved settings (auditop/config);
+    the process exit code."""
     from auditop.sources.live import LiveSource  # pyroute2 only here
 
     source, error = None, None
@@ -362,7 +371,9 @@ def run(*, interval: float = 1.0, sample_rate: float = DEFAULT_RATE_HZ,
         source = LiveSource()
     except AuditError as exc:
         error = exc  # shown on the fatal screen, which says what is needed
-    app = AuditopApp(source=source, startup_error=error, interval=interval,
-                     sample_rate=sample_rate, read_only=read_only)
+    app = AuditopApp(source=source, startup_error=error, interval=settings.interval,
+                     sample_rate=settings.sample_rate, read_only=settings.read_only,
+                     thresholds=settings.thresholds, keymap=settings.keymap,
+                     backlog_limit_step=settings.backlog_limit_step)
     app.run()
     return app.return_code or 0

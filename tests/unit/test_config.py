@@ -98,10 +98,16 @@ def test_defaults_agree_with_the_modules_that_own_them():
     assert config.DEFAULT_EXPORTER_PORT == DEFAULT_PORT
 
 
-def test_keymap_ids_are_the_tui_binding_ids():
+def test_keymap_ids_and_keys_are_the_tui_bindings():
     from auditop.tui.app import AuditopApp
-    ids = {binding.id for binding in AuditopApp.BINDINGS if binding.id}
-    assert set(config.KEYMAP_IDS) == ids
+    keys = {binding.id: binding.key for binding in AuditopApp.BINDINGS if binding.id}
+    assert config.DEFAULT_KEYS == keys
+    assert set(config.KEYMAP_IDS) == set(keys)
+
+
+def test_a_key_taken_from_a_binding_that_is_remapped_too_is_fine(config_file):
+    s = load_settings(path=config_file('[keymap]\npause = "q"\nquit = "x"\n'))
+    assert dict(s.keymap) == {"pause": "q", "quit": "x"}
 
 
 def test_every_threshold_field_is_a_setting():
@@ -215,6 +221,10 @@ def test_command_line_inconsistency_is_blamed_on_the_command_line(config_file):
      'finding "rate-limit" is in both check.warn and check.ok'),
     ('[keymap]\npause = "z"\nhelp = "x,z"\n', 3,
      'key "z" is bound to both keymap.pause and keymap.help'),
+    ('[keymap]\n\npause = "q"\n', 3,
+     'keymap.pause: key "q" is already quit\'s; give keymap.quit another key too'),
+    ('[keymap]\npause = "z,enter"\n', 2, 'key "enter" is kept for the findings list'),
+    ('[keymap]\nhelp = "ctrl+q"\n', 2, "kept for Textual's own quit"),
 ])
 def test_error_names_file_line_and_key(config_file, text, line, needle):
     path = config_file(text)

@@ -1,7 +1,12 @@
-"""`?`: every key, generated from the bindings so it cannot go stale."""
+"""`?`: every key, generated from the bindings so it cannot go stale. The keys
+are the ones Textual has bound now (a `[keymap]` in the config file remaps
+them), spelt the way the footer spells them."""
 
 from __future__ import annotations
 
+from typing import Iterable
+
+from textual.app import App
 from textual.binding import Binding
 from textual.content import Content
 
@@ -26,15 +31,22 @@ ABOUT = (
 )
 
 
-def key_label(binding: Binding) -> str:
-    names = {"question_mark": "?", "plus": "+", "minus": "-", "left_square_bracket": "[",
-             "right_square_bracket": "]", "full_stop": ".", "escape": "Esc",
-             "enter": "Enter"}
-    return " / ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
+def key_label(binding: Binding, app: App) -> str:
+    """The keys that run `binding` now, from the app's active bindings (the keymap
+    applied), as the footer shows them (App.get_key_display)."""
+    keys = [app.get_key_display(active.binding) for active in app.active_bindings.values()
+            if active.binding.id == binding.id and active.binding.action == binding.action]
+    return " / ".join(keys) or "(no key)"
 
 
-def help_content(bindings: list[Binding]) -> Content:
-    rows = [(key_label(b), b.tooltip or b.description) for b in bindings] + EXTRA_KEYS
+def help_rows(bindings: Iterable[Binding], app: App) -> list[tuple[str, str]]:
+    """(keys, what they do) for each binding: ask while the app's screen is active,
+    before the help screen covers its bindings."""
+    return [(key_label(b, app), b.tooltip or b.description) for b in bindings]
+
+
+def help_content(binding_rows: list[tuple[str, str]]) -> Content:
+    rows = list(binding_rows) + EXTRA_KEYS
     width = max(len(k) for k, _ in rows) + 2
     lines = [Content.styled("Keys", "b")]
     lines += [Content.styled(f"  {key:<{width}}", "b $accent") + Content(text)
@@ -46,7 +58,7 @@ def help_content(bindings: list[Binding]) -> Content:
 class HelpScreen(TextScreen):
     BINDINGS = [Binding("escape,question_mark,q", "close", "close", id="help.close")]
 
-    def __init__(self, bindings: list[Binding]) -> None:
-        super().__init__("auditop help (Esc: close)", help_content(bindings), "help-text",
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__("auditop help (Esc: close)", help_content(rows), "help-text",
                          classes="dialog help")
-        self.bindings = bindings
+        self.rows = rows
