@@ -26,16 +26,12 @@ and the key. Settings have flat, dotted names ("interval",
 "thresholds.backlog_warning", "keymap.pause"), the same in the file's tables,
 in `effective()` and in `auditop config show`.
 
-Wiring, one line each:
-
-    config_path()                                              # auditop config path
-    print(show_text(effective(load(), cli)))                   # auditop config show
-    settings = load_settings(cli)                              # everything else
-    app.set_keymap(settings.keymap)                            # the TUI
-    check_line(window, settings.weigh(findings), settings.thresholds)
-
-where `cli` maps setting names to flag values, None for a flag not given
-(argparse `default=None`).
+Who reads it: auditop/cli.py resolves the settings once for every command
+(`effective(load(), flags)`, flags given as None when not given), and the
+commands pass them on: interval, sample_rate and thresholds to the Monitor,
+the [check] weights to `auditop check`, read_only and backlog_limit_step and
+the keymap to the TUI (`App.set_keymap`), exporter.listen to `auditop
+exporter`. `auditop config show` prints `show_text(effective(...))`.
 """
 
 from __future__ import annotations
@@ -50,10 +46,11 @@ from typing import Any, Callable, Iterable, Mapping
 
 import platformdirs
 
+# DEFAULT_EXPORTER_PORT, DEFAULT_KEYS, KEYMAP_IDS and parse_listen are part of this API.
 from auditop.config.specs import (CHECK_LISTS, DEFAULT_EXPORTER_PORT, DEFAULT_KEYS, KEYMAP_IDS,
                                   RESERVED_KEYS, SPECS, TABLES, THRESHOLDS, Bad, Weight, defaults, parse_listen,
                                   spec_of)
-from auditop.config.where import ConfigError, error_at, one_line, show_value, syntax_error
+from auditop.config.where import ConfigError, error_at, show_value, syntax_error
 from auditop.core.findings import Finding, Thresholds
 from auditop.paths import APP
 

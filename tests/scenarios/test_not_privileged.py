@@ -14,6 +14,7 @@ import textwrap
 import pytest
 
 from tests.kernel.conftest import run_auditop
+from tests.prom import free_port
 from tests.scenarios.lab import CHECKED, auditctl_status
 
 DROP = ["setpriv", "--inh-caps=-audit_control", "--bounding-set=-audit_control"]
@@ -24,6 +25,9 @@ COMMANDS = {
     "check": (("check",), 3),
     "set": (("set", "backlog_limit", "128", "--yes"), 1),
     "record": (("record", "--duration", "1"), 1),
+    "status --format prometheus": (("status", "--format", "prometheus"), 1),
+    "exporter": (("exporter", "--listen", "127.0.0.1:@PORT@"), 1),
+    "exporter --textfile": (("exporter", "--textfile", "@TMP@/never.prom"), 1),
 }
 
 
@@ -37,6 +41,8 @@ def test_every_command_says_what_it_needs(lab, name, tmp_path):
     args, code = COMMANDS[name]
     if args[0] == "record":
         args = (*args, "--output", str(tmp_path / "never.jsonl"))
+    args = tuple(a.replace("@TMP@", str(tmp_path)).replace("@PORT@", str(free_port()))
+                 for a in args)
     before = settings()
     result = run_auditop(*args, drop_audit_control=True)
     text = (result.stdout + result.stderr).strip()
@@ -48,7 +54,7 @@ def test_every_command_says_what_it_needs(lab, name, tmp_path):
         assert text.startswith("AUDIT UNKNOWN - ")
     else:
         assert text.startswith("auditop: ")
-    assert not (tmp_path / "never.jsonl").exists()
+    assert not (tmp_path / "never.jsonl").exists() and not (tmp_path / "never.prom").exists()
     assert settings() == before
 
 

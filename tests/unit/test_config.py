@@ -4,6 +4,7 @@ name the file, the line and the key, and fuzzing (only ConfigError escapes)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import string
 import textwrap
 from pathlib import Path
@@ -344,3 +345,14 @@ def test_arbitrary_values_raise_only_config_error(pairs, text):
     s = Settings.from_effective(effective(file_settings))  # usable as it stands
     assert 0.1 <= s.interval <= 3600 and isinstance(s.read_only, bool)
     assert s.thresholds.backlog_warning <= s.thresholds.backlog_critical
+
+
+# --- the examples in the docs load ------------------------------------------------
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/fleet.md", "docs/tui.md"])
+def test_toml_examples_in_the_docs_are_valid(doc):
+    text = (Path(__file__).resolve().parents[2] / doc).read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.DOTALL)
+    assert blocks, doc
+    for block in blocks:
+        parse(block, doc)  # raises ConfigError with the line if a doc is wrong
