@@ -170,8 +170,9 @@ class Monitor:
             self._inbox.put(apply)
 
     def fresh_snapshot(self, timeout: float = 1.0) -> Snapshot:
-        """A snapshot made now, after every sample already delivered (an
-        exporter at a scrape: the published one may be a window old). Made
+        """A snapshot made now, after every sample already delivered, the batch
+        not yet handed over included (an exporter at a scrape: the published
+        one may be a window old, and take_peak() then covers it too). Made
         on the Monitor's thread; the newest published one if that thread is
         not running or does not get to it within `timeout`."""
         if self._thread is None or not self._thread.is_alive():
@@ -294,6 +295,7 @@ class Monitor:
             self.failure = item.error
             return False
         if isinstance(item, _Fresh):
+            self._take_batch()  # the samples not handed over yet belong in it
             self._publish()
             item.done.set()
             return False
