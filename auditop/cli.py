@@ -80,10 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("AUDITOP_DEBUG"):
             raise
         error = InternalError(exc)
-        print(f"AUDIT UNKNOWN - {error}" if args.run is _check else f"auditop: {error} "
-              "(AUDITOP_DEBUG=1 shows the traceback)", file=sys.stdout if args.run is _check
+        is_check = args.run is run_check
+        print(f"AUDIT UNKNOWN - {error}" if is_check else f"auditop: {error} "
+              "(AUDITOP_DEBUG=1 shows the traceback)", file=sys.stdout if is_check
               else sys.stderr)
-        return CHECK_UNKNOWN if args.run is _check else error.exit_code
+        return CHECK_UNKNOWN if is_check else error.exit_code
 
 
 def _resolve_settings(args: argparse.Namespace) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditop import cli
+from auditop import cli, commands
 from auditop.core.errors import AuditError
 from auditop.core.settings import U32_MAX, InvalidSetting, max_value, parse_setting
 from auditop.tui.screens.value import SettingValidator
@@ -33,8 +33,9 @@ def run(argv) -> tuple[int, str, str]:
     Reached instead of acting: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("_tui", "_live_monitor", "_record"):
-            patch.setattr(cli, name, reached)
+        for name in ("run_tui", "_live_source", "run_record", "run_config_path",
+                     "run_config_show"):
+            patch.setattr(commands, name, reached)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli.main(argv)
     return code, out.getvalue(), err.getvalue()
@@ -77,7 +78,9 @@ arguments = st.lists(st.one_of(
     st.sampled_from(["status", "check", "set", "record", "--json", "--window", "--interval",
                      "--sample-rate", "--duration", "--read-only", "--yes", "--unlimited",
                      "--", "-o", "backlog_limit", "rate_limit", "0", "1", "-1", "nan",
-                     "1e-300", "inf", "1e309", "--bogus"]),
+                     "1e-300", "inf", "1e309", "--bogus", "exporter", "config", "path",
+                     "show", "--format", "prometheus", "json", "--listen", "127.0.0.1:1",
+                     "[::1]:0", "--textfile", "x.prom", "--every", "--no-read-only"]),
     st.text(max_size=12).filter(lambda t: t not in ("-h", "--help", "--version"))),
     max_size=6)
 
@@ -104,7 +107,7 @@ def test_no_command_line_gives_a_traceback(argv):
 def test_a_bug_is_said_as_a_bug_in_one_line(monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("rmem")
-    monkeypatch.setattr(cli, "_live_monitor", broken)
+    monkeypatch.setattr(commands, "_live_source", broken)
     monkeypatch.delenv("AUDITOP_DEBUG", raising=False)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
