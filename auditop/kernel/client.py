@@ -225,6 +225,8 @@ class AuditClient:
                     waiter.wait(min(left, 0.05))
         finally:
             self._forget(seq)
+        if not waiter.finished and self._closed.is_set():
+            raise AuditError("the audit connection was closed")
         if not waiter.finished:
             count, held_for = self.held()
             why = f"the kernel is holding auditop's sender for {held_for:.1f} s" \
