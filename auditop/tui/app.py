@@ -71,8 +71,8 @@ class AuditopApp(App[int]):
         Binding("q", "quit", "quit", tooltip="quit auditop", id="quit"),
         Binding("question_mark", "help", "help", tooltip="this help: every key",
                 id="help"),
-        Binding("p", "pause", "pause", tooltip="pause / resume the display (sampling "
-                "goes on, nothing is lost)", id="pause"),
+        Binding("p", "pause", "pause", tooltip="pause / resume the display (sampling goes "
+                "on)", id="pause"),
         Binding("plus", "double", "limit×2", tooltip="propose doubling backlog_limit",
                 id="double"),
         Binding("minus", "halve", "limit÷2", tooltip="propose halving backlog_limit",

@@ -18,6 +18,7 @@ EXTRA_KEYS = [
     ("Enter", "explain the highlighted finding (Esc closes it)"),
     ("y / Enter", "in a confirmation: apply the change"),
     ("n / Esc", "in a confirmation: cancel, nothing is written"),
+    ("P", "in the second confirmation when failure = 2: apply anyway"),
     ("Esc", "close a dialog or this help"),
 ]
 
@@ -25,9 +26,11 @@ ABOUT = (
     "Each chart column is one display window: the backlog PEAK in it (so a short "
     "flood shows even between two refreshes), lost records per second and netlink "
     "drops per second on auditd's socket. The kernel is polled in the background at "
-    "the sampling rate; when it stops answering the screen says so and keeps the "
-    "last values, marked STALE. Changes are proposed, confirmed, applied, read back "
-    "and logged to the change log."
+    "the sampling rate. While the backlog is over its limit the kernel holds every "
+    "process that talks to audit, auditop too: the screen says THROTTLED and the "
+    "values stay real. When the kernel stops answering at all, the screen says so "
+    "and keeps the last values, marked STALE. Changes are proposed, confirmed, "
+    "applied, read back from the kernel's next answer and logged to the change log."
 )
 
 
@@ -51,6 +54,8 @@ def help_content(binding_rows: list[tuple[str, str]]) -> Content:
     lines = [Content.styled("Keys", "b")]
     lines += [Content.styled(f"  {key:<{width}}", "b $accent") + Content(text)
               for key, text in rows]
+    # A description wider than the dialog wraps under its text, not under the keys:
+    # short tooltips keep it to one line at 80 columns.
     lines += [Content(""), Content.styled("What you see", "b"), Content(ABOUT)]
     return Content("\n").join(lines)
 
