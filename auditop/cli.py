@@ -108,6 +108,8 @@ def _check_usage(args: argparse.Namespace) -> None:
                          "give one")
     if getattr(args, "every", None) is not None and args.textfile is None:
         raise UsageError("auditop exporter: --every is for --textfile")
+    if hasattr(args, "weight_warning"):
+        args.overrides = _check_overrides(args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,6 +136,14 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="monitoring-plugin check: one line, "
                            "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
     _window_option(check)
+    for flag, weight in (("--warn", "warning"), ("--crit", "critical"), ("--ok", "ok")):
+        check.add_argument(flag, metavar="ID[,ID]", action="append", default=[],
+                           type=_finding_ids, dest=f"weight_{weight}",
+                           help=(f"findings that make the state {weight.upper()} when "
+                                 "present" if weight != "ok" else
+                                 "findings that are only named, never raising the state")
+                           + " (ids in docs/check.md; repeatable; over the config "
+                             "file's [check] lists)")
     check.set_defaults(run=commands.run_check)
 
     setter = sub.add_parser("set", help="change backlog_limit, rate_limit or "
@@ -204,6 +214,25 @@ def _window_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=_seconds(MIN_SECONDS, MAX_SECONDS), default=1.0,
                         help="seconds to sample before answering, so rates and "
                              "peaks mean something (default 1)")
+
+
+def _finding_ids(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated finding ids, each one known."""
+    from auditop.export.check import BadIds, parse_ids
+    try:
+        return parse_ids(text)
+    except BadIds as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _check_overrides(args: argparse.Namespace) -> dict[str, str]:
+    from auditop.export.check import BadIds, overrides_from
+    try:
+        return overrides_from({weight: [i for ids in getattr(args, f"weight_{weight}")
+                                        for i in ids]
+                               for weight in ("warning", "critical", "ok")})
+    except BadIds as exc:
+        raise UsageError(f"auditop check: {exc}") from None
 
 
 def _seconds(low: float, high: float):

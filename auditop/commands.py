@@ -77,8 +77,10 @@ def run_check(args: argparse.Namespace) -> int:
     from auditop.export.check import check_line
 
     settings = args.settings
+    # The config file's [check] lists, then the flags (the command line wins).
+    overrides = {**settings.check_weights, **getattr(args, "overrides", {})}
     window, snapshot = _sample_once(settings, args.window)
-    code, line = check_line(window, settings.weigh(snapshot.findings), settings.thresholds)
+    code, line = check_line(window, snapshot.findings, settings.thresholds, overrides)
     print(line)
     return code
 

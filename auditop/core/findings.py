@@ -17,55 +17,29 @@ Ids and severities:
     warning/info  backlog-limit-boot-mismatch (warning when the running limit is lower),
                   q-depth-small (warning below 512, info below backlog_limit),
                   overflow-action (info for ignore, warning for suspend/single/halt)
-    info      audit-disabled, log-format-enriched, rate-limit
+    info      audit-disabled, log-format-enriched, rate-limit, kernel-log-unreadable
+
+The pipeline's rules (lost, backlog, waiting, auditd's socket, the kernel
+log) are in core/pipeline_rules.py; what a finding is, in core/finding.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable
 
-from auditop.core.history import History, Window, forecast_seconds_to_full
-from auditop.core.model import AuditStatus, SystemInfo
+from auditop.core import pipeline_rules as pipeline
+from auditop.core.finding import (DEFAULT, SEVERITY_ORDER, Facts, Finding, Severity,
+                                  Thresholds)
+from auditop.core.finding import fill as _fill
+from auditop.core.finding import limit_text as _limit_text
+from auditop.core.finding import text as _text
+from auditop.core.finding import unlimited_last as _unlimited_last
+from auditop.core.history import History
 
-Severity = Literal["info", "warning", "critical"]
-SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
+_Facts = Facts  # the rules below predate the split
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    id: str
-    severity: Severity
-    title: str
-    detail: str
-    remedy: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"id": self.id, "severity": self.severity, "title": self.title,
-                "detail": self.detail, "remedy": self.remedy}
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    rmem_default: int = 8 * 1024 * 1024  # bytes; auditd's socket buffer for bursts
-    backlog_limit: int = 8192  # upstream base rules, STIG and CIS
-    backlog_warning: float = 0.5  # fraction of backlog_limit reached by the window's peak
-    backlog_critical: float = 0.8
-    q_depth: int = 512  # auditd itself warns below this
-
-
-DEFAULT = Thresholds()
-
-
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    """What the rules may look at; any part can be None."""
-
-    history: History
-    window: Window | None  # newest closed window
-    status: AuditStatus | None  # newest answered status
-    system: SystemInfo | None  # newest sample's
-    limits: Thresholds
+__all__ = ["DEFAULT", "SEVERITY_ORDER", "FINDING_IDS", "Finding", "Severity", "Thresholds",
+           "evaluate"]
 
 
 def evaluate(history: History, thresholds: Thresholds = DEFAULT) -> list[Finding]:
@@ -198,76 +172,6 @@ def _rate_limit(f: _Facts) -> Finding | None:
 
 # --- measured over the last window ----------------------------------------
 
-def _lost_increasing(f: _Facts) -> Finding | None:
-    if f.window is None or f.window.lost <= 0:
-        return None
-    total = f.window.status.lost if f.window.status else None
-    return Finding(
-        "lost-increasing", "critical", "Audit records are being lost",
-        f"The kernel dropped {f.window.lost} audit records in the last "
-        f"{f.window.lost_seconds:.1f} s{_per_s(f.window.lost_per_s)}; its lost counter is now {_text(total)}. A lost record "
-        "is gone for good: the audit trail has a hole. The kernel loses records when the backlog "
-        "is over its limit and the wait budget is spent, when the rate limit is exceeded, when "
-        "memory runs out, or when the hold or retry queue overflows; the kernel log "
-        "(`dmesg | grep audit`) says which.",
-    )
-
-
-def _backlog_high(f: _Facts) -> Finding | None:
-    peak = f.window.backlog_peak if f.window else None
-    limit = f.status.backlog_limit if f.status else None
-    if peak is None or not limit:  # limit 0: unlimited
-        return None
-    if peak >= f.limits.backlog_critical * limit:
-        severity: Severity = "critical"
-    elif peak >= f.limits.backlog_warning * limit:
-        severity = "warning"
-    else:
-        return None
-    forecast = forecast_seconds_to_full(f.history)
-    trend = f" At this trend it reaches the limit in about {forecast:.0f} s." if forecast else ""
-    return Finding(
-        "backlog-high", severity, "Backlog is filling up",
-        f"The backlog (records waiting for auditd) peaked at {_fill(peak, limit)} in the last "
-        "window. Above the limit, every process that produces an audit record sleeps up to "
-        "backlog_wait_time, and then its record is lost. auditd is not keeping up: check the "
-        f"disk it writes to, its flush and log_format settings and its plugins.{trend}",
-    )
-
-
-def _netlink_drops(f: _Facts) -> Finding | None:
-    rate = f.window.netlink_drops_per_s if f.window else None
-    if not rate or rate <= 0:
-        return None
-    rmem = f.system.rmem_default if f.system else None
-    small = rmem is not None and rmem < f.limits.rmem_default
-    return Finding(
-        "netlink-drops", "warning", "auditd's socket is overrun",
-        f"The kernel found auditd's netlink socket full {rate:.1f} times per second in the last "
-        "window (Drops in /proc/net/netlink). Those records are not lost by themselves: kauditd "
-        "puts them on its retry queue and sends them again. But auditd is reading slower than "
-        "records arrive, and the backlog grows behind it. A larger socket buffer absorbs bursts: "
-        f"net.core.rmem_default is {_bytes(rmem)}.",
-        _sysctl_rmem(f.limits) if small else None,
-    )
-
-
-def _backlog_wait(f: _Facts) -> Finding | None:
-    rate = f.window.wait_per_s if f.window else None
-    if not rate or rate <= 0:
-        return None
-    lost = f.window.lost > 0
-    budget = f.status.backlog_wait_time if f.status else None
-    return Finding(
-        "backlog-wait", "critical" if lost else "warning", "Processes are waiting for audit",
-        f"Processes spent {rate:.0f} jiffies per second (a jiffy is 1 ms at HZ=1000, 4 ms at "
-        "HZ=250) asleep because the backlog was over its limit (backlog_wait_time_actual is "
-        f"rising). Each one waits up to backlog_wait_time ({_text(budget)} jiffies) for auditd "
-        "to make room, so the system feels frozen while auditd catches up."
-        + (" Records were lost as well: waiting was not enough." if lost else ""),
-    )
-
-
 def _kernel_not_answering(f: _Facts) -> Finding | None:
     latest = f.history.latest
     if latest is None or latest.status is not None or latest.error is None:
@@ -282,49 +186,7 @@ def _kernel_not_answering(f: _Facts) -> Finding | None:
     )
 
 
-def _kernel_throttling(f: _Facts) -> Finding | None:
-    window = f.window
-    latest = f.history.latest
-    held_now = latest.held_for if latest is not None and latest.throttled else 0.0
-    held = max(held_now, window.held_for if window and window.held_senders else 0.0)
-    if held <= 0:
-        return None
-    budget = f.status.backlog_wait_time if f.status else None
-    return Finding(
-        "kernel-throttling", "warning", "Kernel is holding processes that talk to audit",
-        f"The kernel has held auditop's requests asleep for up to {held:.1f} s: since 5.17 it "
-        "makes every process that sends it an audit request sleep up to backlog_wait_time "
-        f"({_text(budget)} jiffies) while the backlog is over its limit, and audited "
-        "processes wait the same way. auditop's numbers are real all the same: the kernel "
-        "answers before it makes the sender sleep. Raising backlog_limit above the backlog "
-        "(auditctl -b) takes effect at once and is not held.",
-    )
-
-
 # --- the system around the kernel -----------------------------------------
-
-def _rmem_default_small(f: _Facts) -> Finding | None:
-    rmem = f.system.rmem_default if f.system else None
-    wanted = f.limits.rmem_default
-    if rmem is None or rmem >= wanted:
-        return None
-    rmem_max = f.system.rmem_max
-    capped = (
-        f" net.core.rmem_max is {_bytes(rmem_max)}: it caps programs that ask for a buffer "
-        "with SO_RCVBUF, but rmem_default is used as is, so raising rmem_default is enough "
-        "for auditd; raise rmem_max too for readers that ask."
-        if rmem_max is not None and rmem_max < wanted else ""
-    )
-    return Finding(
-        "rmem-default-small", "warning", "auditd's socket buffer is small",
-        "auditd 3.x asks for no buffer size, so its netlink socket gets net.core.rmem_default "
-        f"= {_bytes(rmem)}. A burst bigger than that overruns the socket: auditd logs \"Error "
-        "receiving audit netlink packet (No buffer space available)\" and the kernel requeues "
-        f"records while the backlog grows. {_bytes(wanted)} absorbs bursts. Keep it after a "
-        f"reboot: echo 'net.core.rmem_default = {wanted}' > /etc/sysctl.d/60-auditd.conf.{capped}",
-        _sysctl_rmem(f.limits),
-    )
-
 
 def _auditd_stopped(f: _Facts) -> Finding | None:
     auditd = f.system.auditd if f.system else None
@@ -413,46 +275,18 @@ def _overflow_action(f: _Facts) -> Finding | None:
 
 _RULES: tuple[Callable[[_Facts], Finding | None], ...] = (
     _failure_panic, _backlog_limit_small, _backlog_limit_boot_mismatch, _auditd_not_running,
-    _audit_locked, _audit_disabled, _rate_limit, _lost_increasing, _backlog_high,
-    _netlink_drops, _backlog_wait, _kernel_not_answering, _kernel_throttling,
-    _rmem_default_small,
+    _audit_locked, _audit_disabled, _rate_limit, pipeline.lost_increasing,
+    pipeline.backlog_high, pipeline.netlink_drops, pipeline.backlog_wait,
+    _kernel_not_answering, pipeline.kernel_throttling, pipeline.rmem_default_small,
+    pipeline.kernel_log_unreadable,
     _auditd_stopped, _flush_sync, _log_format_enriched, _q_depth_small, _overflow_action,
 )
 
-
-# --- wording helpers --------------------------------------------------------
-
-def _sysctl_rmem(limits: Thresholds) -> str:
-    return f"sysctl -w net.core.rmem_default={limits.rmem_default}"
-
-
-def _fill(backlog: int | None, limit: int | None) -> str:
-    if backlog is None or limit is None:
-        return f"{_text(backlog)} of the limit {_text(limit)}"
-    if limit == 0:
-        return f"{backlog} (limit 0: unlimited)"
-    return f"{backlog} of the limit {limit} ({100 * backlog / limit:.0f}%)"
-
-
-def _limit_text(limit: int) -> str:
-    return "0 (unlimited)" if limit == 0 else str(limit)
-
-
-def _unlimited_last(limit: int) -> float:
-    return float("inf") if limit == 0 else limit
-
-
-def _per_s(rate: float | None) -> str:
-    return "" if rate is None else f" ({rate:.1f}/s)"
-
-
-def _bytes(n: int | None) -> str:
-    if n is None:
-        return "unknown"
-    if n >= 1024 * 1024:
-        return f"{n} bytes ({n / 1024 / 1024:.1f} MiB)"
-    return f"{n} bytes ({n // 1024} KiB)"
-
-
-def _text(value: int | None) -> str:
-    return "unknown" if value is None else str(value)
+# Every id a rule above can give (`check --warn/--crit/--ok` accept these).
+FINDING_IDS: tuple[str, ...] = (
+    "failure-panic", "backlog-limit-small", "backlog-limit-boot-mismatch",
+    "auditd-not-running", "audit-locked", "audit-disabled", "rate-limit", "lost-increasing",
+    "backlog-high", "netlink-drops", "backlog-wait", "kernel-not-answering",
+    "kernel-throttling", "rmem-default-small", "kernel-log-unreadable", "auditd-stopped",
+    "flush-sync", "log-format-enriched", "q-depth-small", "overflow-action",
+)

@@ -29,6 +29,10 @@ silence that span is longer than the window. A sample that records a silence
 carries no readings at all, and auditd's socket drops are read from /proc at
 2 Hz: their reading is stamped with the time /proc was read, not with the
 samples that reuse it.
+
+Loss causes are summed per window from the samples that carried them
+(kernel log messages that arrived since the sample before): a count of
+messages, not of records (core/losses.py).
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
+from auditop.core.losses import RECENT_SECONDS, Causes, add_causes
 from auditop.core.model import AuditStatus, Sample, SystemInfo
 
 # Absorbs float drift: ten additions of 0.1 give 0.9999999999999999.
@@ -67,6 +72,10 @@ class Window:
     wait_seconds: float = 0.0
     held_senders: int = 0  # most of auditop's senders the kernel held at once
     held_for: float = 0.0  # the longest the kernel held one, seconds
+    # Kernel log messages naming why records were lost, per cause id, and how
+    # many more the kernel's printk rate limit suppressed: messages, not records.
+    loss_causes: Causes = ()
+    loss_suppressed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +221,28 @@ class History:
             wait_seconds=growth["wait"].seconds,
             held_senders=max(s.held_senders for s in samples),
             held_for=max(s.held_for for s in samples),
+            loss_causes=add_causes(s.loss_causes for s in samples),
+            loss_suppressed=sum(s.loss_suppressed for s in samples),
         )
         self.windows.append(window)
         return window
+
+
+def recent_loss_causes(windows: Iterable[Window], window: Window,
+                       seconds: float = RECENT_SECONDS) -> tuple[Causes, float]:
+    """The causes that explain `window`'s losses, and how long before its end
+    they were last named: its own (0.0), or, when the kernel's rate limit left
+    it without a message, those of the newest of `windows` (oldest first)
+    that ended within `seconds` before it. ((), 0.0) when none was named."""
+    if window.loss_causes:
+        return window.loss_causes, 0.0
+    earlier = [w for w in windows if w is not window and w.end <= window.end]
+    for other in reversed(earlier):
+        if window.end - other.end > seconds:
+            break
+        if other.loss_causes:
+            return other.loss_causes, window.end - other.end
+    return (), 0.0
 
 
 def forecast_seconds_to_full(history: History, last: int = 5) -> float | None:

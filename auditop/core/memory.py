@@ -1,18 +1,30 @@
 """How much kernel memory a full backlog can hold.
 
-Each queued record is one sk_buff. The kernel allocates it with
-nlmsg_new(AUDIT_BUFSIZ = 1024), which with the netlink header lands in a
-2 KiB kmalloc bucket, plus ~0.6 KiB of struct sk_buff and skb_shared_info:
-about 2.6 KiB for a typical record. Records grow on demand; one near the
-8560-byte text cap takes a 16 KiB buffer. These are estimates from the
-allocation sizes, not measurements, and count one queue only: the retry and
-hold queues and every reader's socket buffer can hold copies too.
+Each queued record is one sk_buff: a data buffer from kmalloc plus the
+struct sk_buff itself (from the skbuff_head_cache slab: 256-byte objects on
+x86_64, as /proc/slabinfo shows). The kernel makes it with nlmsg_new(AUDIT_BUFSIZ = 1024), and
+__alloc_skb adds skb_shared_info (320 bytes) to the size *before* it picks
+the kmalloc bucket, so the bucket already holds it: 1024 + the netlink
+header + skb_shared_info lands in the 2 KiB bucket, and a typical record
+costs 2048 + 256 = 2304 bytes, about 2.3 KiB. Records grow on demand; one
+near the 8560-byte text cap (AUDIT_MESSAGE_TEXT_MAX) needs the 16 KiB
+bucket: 16384 + 256 bytes. The "~9000 bytes per entry" seen in blogs is
+libaudit's userspace MAX_AUDIT_MESSAGE_LENGTH (8970), an upper bound, not a
+kernel allocation.
+
+Source: torvalds/linux net/core/skbuff.c (__alloc_skb, kmalloc_reserve),
+include/linux/skbuff.h (struct skb_shared_info), kernel/audit.c
+(audit_buffer_alloc), as summarised in section 8 of the project's kernel
+audit reference. Estimates from the allocation sizes, not measurements, and
+for one queue only: the retry and hold queues and every reader's socket
+buffer can hold copies too.
 """
 
 from __future__ import annotations
 
-TYPICAL_RECORD_BYTES = 2048 + 640
-LARGEST_RECORD_BYTES = 16384
+SK_BUFF_BYTES = 256  # struct sk_buff (232 bytes) in its 256-byte slab object
+TYPICAL_RECORD_BYTES = 2048 + SK_BUFF_BYTES  # 2 KiB bucket, skb_shared_info inside
+LARGEST_RECORD_BYTES = 16384 + SK_BUFF_BYTES
 
 
 def backlog_memory(limit: int | None) -> tuple[int, int] | None:
@@ -36,5 +48,6 @@ def describe_backlog_memory(limit: int | None) -> str:
     if estimate is None:
         return "unbounded (backlog_limit 0 = unlimited)" if limit == 0 else "unknown"
     typical, worst = estimate
-    return (f"~{format_bytes(typical)} when full with typical records, up to "
-            f"{format_bytes(worst)} with the largest")
+    return (f"~{format_bytes(typical)} when full with typical records "
+            f"({TYPICAL_RECORD_BYTES} bytes each), up to {format_bytes(worst)} "
+            "with the largest")

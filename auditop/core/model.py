@@ -56,6 +56,9 @@ class NetlinkSocketRow:
     rmem: int  # bytes queued for reading (truesize)
     drops: int  # netlink_overrun() events on this socket
     inode: int
+    # sk_rcvbuf, the buffer the socket really has (bytes, `rb` in `ss -m`),
+    # from sock_diag; None when only /proc/net/netlink could be read.
+    rcvbuf: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,12 @@ class SystemInfo:
     config: AuditdConfig | None = None
     boot: BootParams = field(default_factory=BootParams)
     mem_total: int | None = None  # bytes
+    hz: int | None = None  # the kernel's CONFIG_HZ: backlog_wait_time is in jiffies
+    # Why the sockets' real buffers (NetlinkSocketRow.rcvbuf) are unknown:
+    # sock_diag unavailable or failing. None when it answered (or was not asked).
+    sock_diag_error: str | None = None
+    # Why the kernel log cannot be followed (loss causes unknown); None when it can.
+    kernel_log_error: str | None = None
     # time.monotonic() when /proc was read: probes are read at 2 Hz, so a
     # counter here (auditd's socket drops) is a reading of that moment, not
     # of the samples that reuse it.
@@ -121,6 +130,10 @@ class Sample:
     auditop's senders the kernel is holding asleep, and the longest for how
     long (the kernel throttles every process that talks to audit while the
     backlog is over its limit; the values are real all the same).
+    `loss_causes`: (cause id, messages) for the kernel log messages naming
+    why records were lost that arrived since the previous sample (ids in
+    core/losses.py); `loss_suppressed`: how many more such messages the
+    kernel's printk rate limit suppressed meanwhile. Messages, not records.
     """
 
     time: float
@@ -131,6 +144,8 @@ class Sample:
     poll_seconds: float = 0.0  # how long the kernel took to answer
     held_senders: int = 0
     held_for: float = 0.0
+    loss_causes: tuple[tuple[str, int], ...] = ()
+    loss_suppressed: int = 0
 
     @property
     def throttled(self) -> bool:

@@ -54,6 +54,7 @@ def system_object(system: SystemInfo | None, backlog_limit: int | None
             "start_time": process.start_time if process else None,
             "netlink_rmem": sock.rmem if sock else None,
             "netlink_drops": sock.drops if sock else None,
+            "netlink_rcvbuf": sock.rcvbuf if sock else None,
         }
     memory = backlog_memory(backlog_limit)
     return {
@@ -61,9 +62,12 @@ def system_object(system: SystemInfo | None, backlog_limit: int | None
         "rmem_max": system.rmem_max,
         "auditd": auditd,
         "multicast_readers": [
-            {"portid": r.portid, "rmem": r.rmem, "drops": r.drops}
+            {"portid": r.portid, "rmem": r.rmem, "drops": r.drops, "rcvbuf": r.rcvbuf}
             for r in system.multicast_readers
         ],
+        "sock_diag_error": system.sock_diag_error,
+        "kernel_log_error": system.kernel_log_error,
+        "hz": system.hz,
         "auditd_conf": asdict(system.config) if system.config else None,
         "boot": asdict(system.boot),
         "mem_total": system.mem_total,
@@ -95,4 +99,6 @@ def _window_fields(window: Window) -> dict[str, Any]:
         "drops_seconds": round(window.drops_seconds, 6),
         "wait_per_s": window.wait_per_s,
         "wait_seconds": round(window.wait_seconds, 6),
+        "loss_causes": dict(window.loss_causes),
+        "loss_suppressed": window.loss_suppressed,
     }

@@ -8,7 +8,9 @@ import time
 from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.memory import describe_backlog_memory, format_bytes
+from auditop.core.losses import causes_text
 from auditop.core.model import FAILURE_MODES, AuditStatus, SystemInfo
+from auditop.core.units import jiffies_text, wait_rate_text
 
 ENABLED_MODES = {0: "disabled", 1: "enabled", 2: "enabled, locked"}
 
@@ -45,19 +47,32 @@ def status_lines(window: Window) -> list[tuple[str, str]]:
                             f"{_value(window.backlog_peak)} / limit "
                             f"{'unlimited' if limit == 0 else _value(limit)}{use}"
                             f" over {window.seconds:.1f} s"))
+    causes = (f"; lost: {causes_text(window.loss_causes)} (kernel log, "
+              f"{sum(n for _, n in window.loss_causes)} messages, not records)"
+              if window.loss_causes else "")
     rows.append(("lost", f"{_value(status.lost)} total, {_rate(window.lost_per_s)}"
-                         f" over {window.lost_seconds:.1f} s"))
-    rows.append(("waiting", f"backlog_wait_time {_value(status.backlog_wait_time)} "
-                            f"jiffies, waited {_value(status.backlog_wait_time_actual)} "
-                            f"jiffies in all ({_rate(window.wait_per_s)})"))
+                         f" over {window.lost_seconds:.1f} s{causes}"))
+    hz = system.hz
+    rows.append(("waiting", f"backlog_wait_time {jiffies_text(status.backlog_wait_time, hz)}"
+                            f", waited {jiffies_text(status.backlog_wait_time_actual, hz)} "
+                            f"in all ({wait_rate_text(window.wait_per_s, hz)})"))
     rmem = " ".join(
         f"{name} {format_bytes(value) if value is not None else '?'}"
         for name, value in (("rmem_default", system.rmem_default),
                             ("rmem_max", system.rmem_max)))
     sock = system.auditd_socket
-    sock_text = (f"   auditd socket queue {format_bytes(sock.rmem)}, drops {sock.drops} "
-                 f"({_rate(window.netlink_drops_per_s)})") if sock else ""
+    if sock is not None:
+        buffer = (f"buffer {format_bytes(sock.rcvbuf)}" if sock.rcvbuf is not None
+                  else "buffer unknown")
+        sock_text = (f"   auditd socket {buffer}, queue {format_bytes(sock.rmem)}, drops "
+                     f"{sock.drops} ({_rate(window.netlink_drops_per_s)})")
+    else:
+        sock_text = ""
     rows.append(("netlink", rmem + sock_text))
+    if sock is not None and sock.rcvbuf is None and system.sock_diag_error:
+        rows.append(("", f"auditd's real buffer unknown: {system.sock_diag_error}"))
+    if system.kernel_log_error:
+        rows.append(("kernel log", system.kernel_log_error))
     if system.multicast_readers:
         rows.append(("readers", ", ".join(
             f"portid {r.portid} queue {format_bytes(r.rmem)} drops {r.drops}"

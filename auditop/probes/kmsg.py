@@ -27,19 +27,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from auditop.core.losses import CAUSES, cause_label
+
 KMSG_PATH = "/dev/kmsg"
 READ_SIZE = 16384  # a record is at most 8 KiB (CONSOLE_EXT_LOG_MAX); a short buffer is EINVAL
 MAX_READS_PER_POLL = 10000  # bound one poll's work in a printk flood
 KERNEL_FACILITY = 0  # userspace writes to /dev/kmsg get facility 1 (user) or more
 
-# Cause ids and what the kernel says for each (kernel/audit.c, auditsc.c).
-CAUSES: Mapping[str, str] = MappingProxyType({
-    "backlog-limit": "backlog limit exceeded",
-    "rate-limit": "rate limit exceeded",
-    "hold-queue": "kauditd hold queue overflow",
-    "retry-queue": "kauditd retry queue overflow",
-    "out-of-memory": "out of memory",
-})
+# Cause ids and their labels live in core (findings name them); re-exported.
+__all__ = ["CAUSES", "KernelLog", "LossReport", "cause_label", "loss_causes", "scan"]
 
 _PREFIX = "audit: "
 # `audit_panic(msg)` prints "audit: <msg>" verbatim.
@@ -85,11 +81,6 @@ class LossReport:
     unattributed_suppressed: int = 0  # suppressed before any cause was seen
     latest_lost: LostLine | None = None
     last_cause: str | None = None  # pass to the next scan() to keep attributing
-
-
-def cause_label(cause: str) -> str:
-    """A person's words for a cause id ("backlog-limit" -> "backlog limit exceeded")."""
-    return CAUSES[cause]
 
 
 def message_text(line: str) -> str | None:

@@ -1,11 +1,15 @@
-"""NETLINK_AUDIT sockets from /proc/net/netlink.
+"""NETLINK_AUDIT sockets, from sock_diag where it answers (with each
+socket's real buffer, `rcvbuf`), else from /proc/net/netlink (without it).
 
-Columns are found by header name: kernels differ in spacing and older ones
+/proc/net/netlink: columns are found by header name: kernels differ in spacing and older ones
 lack Drops and Inode (reported as 0 then). Pid is printed unsigned, so
 autobound negative portids show up as values >= 2**31; Groups is hex.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
 
 from auditop.core.model import NetlinkSocketRow
 from auditop.probes._files import read_text
@@ -85,3 +89,29 @@ def audit_sockets(
     if text is None:
         return None, ()
     return pick_audit_sockets(parse_netlink(text), pid)
+
+
+class DiagSocket(Protocol):
+    """What sock_diag reports of a socket (probes/sockdiag.NetlinkSocketMem);
+    a protocol, so this module does not import the pyroute2 side."""
+
+    portid: int
+    inode: int
+    groups: int
+    rmem_alloc: int
+    rcvbuf: int
+    drops: int | None
+
+
+def rows_from_sock_diag(sockets: Iterable[DiagSocket],
+                        proc: Iterable[NetlinkSocketRow] = ()) -> list[NetlinkSocketRow]:
+    """NetlinkSocketRows with the real buffer. A kernel too old to report
+    drops through sock_diag has them in /proc/net/netlink (`proc`, matched
+    by inode; 0 if it has no row either)."""
+    drops_by_inode = {row.inode: row.drops for row in proc}
+    return [NetlinkSocketRow(portid=s.portid, groups=s.groups, rmem=s.rmem_alloc,
+                             drops=s.drops if s.drops is not None
+                             else drops_by_inode.get(s.inode, 0),
+                             inode=s.inode, rcvbuf=s.rcvbuf)
+            for s in sockets]
+

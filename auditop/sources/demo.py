@@ -34,6 +34,7 @@ from auditop.core.changes import SetAck
 from auditop.core.errors import AuditError, InvalidValue
 from auditop.core.model import (FAILURE_MODES, SETTABLE_FIELDS, AuditdConfig, AuditdProcess, AuditStatus,
                                 NetlinkSocketRow, Sample, SystemInfo)
+from auditop.sources.demo_log import DemoKernelLog
 
 HZ = 250
 MAX_STEP = 0.010  # seconds integrated at once
@@ -150,6 +151,7 @@ class DemoSource:
         self._rate_limit, self._failure = s["rate_limit"], s["failure"]
         self._rmem_default, self._rmem_max = s["rmem_default"], s["rmem_max"]
         self._lost = self._wait_actual = 0
+        self._log = DemoKernelLog()
         self._main = self._retry = 0  # records in the main and retry queues
         self._phase, self._attempt, self._k_now = IDLE, None, now
         self._cycle_failed = False
@@ -183,8 +185,9 @@ class DemoSource:
         with self._lock:
             now = self._advance()
             status, system = self._frozen or (self._status(), self._system(now))
+            causes, suppressed = self._log.drain()
             return Sample(time=now + self._offset, mono=now, status=status, system=system,
-                          poll_seconds=0.0002)
+                          poll_seconds=0.0002, loss_causes=causes, loss_suppressed=suppressed)
 
     def set(self, field: str, value: int) -> SetAck:
         with self._lock:
@@ -543,6 +546,7 @@ class DemoSource:
     def _lose(self, count: int, reason: str, when: float) -> None:
         if count <= 0:
             return
+        self._log.lost(reason, count, when, self._failure)
         if self._failure == 2:
             self._lost = (self._lost + 1) % U32
             self._panic = Panic(time=when + self._offset, mono=when, reason=f"audit: {reason}")
@@ -566,8 +570,8 @@ class DemoSource:
                                     start_time=self._auditd_started)
             socket = NetlinkSocketRow(portid=self._auditd_pid, groups=0,
                                       rmem=self._socket * RECORD_BYTES, drops=self._drops,
-                                      inode=self._inode)
+                                      inode=self._inode, rcvbuf=self._rcvbuf)
         return SystemInfo(rmem_default=self._rmem_default, rmem_max=self._rmem_max,
                           auditd=process, auditd_socket=socket,
                           config=CONFIG if self._alive else None, mem_total=MEM_TOTAL,
-                          read_at=now)
+                          read_at=now, hz=HZ)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
 from auditop.core.findings import SEVERITY_ORDER, Finding
+from auditop.core.losses import add_causes
 from auditop.core.model import (STATUS_FIELDS, AuditdConfig, AuditdProcess, AuditStatus,
                                 BootParams, NetlinkSocketRow, SystemInfo)
 
@@ -60,6 +61,10 @@ class RecordedWindow:
     lost_seconds: float | None = None
     drops_seconds: float | None = None
     wait_seconds: float | None = None
+    # Added within version 2 (None in a line written before them): kernel log
+    # messages naming why records were lost, per cause id; messages, not records.
+    loss_causes: tuple[tuple[str, int], ...] | None = None
+    loss_suppressed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +243,16 @@ def _text(value: Any, where: str) -> str | None:
     raise _Damaged(f"{where} is not text: {_show(value)}")
 
 
+def _causes(value: Any) -> tuple[tuple[str, int], ...] | None:
+    """window.loss_causes: {cause id: messages}; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and type(v) is int and v >= 0 for k, v in value.items()):
+        raise _Damaged(f"window.loss_causes is not counts by cause: {_show(value)}")
+    return add_causes([value.items()])
+
+
 def _soft(value: Any, kind: type) -> Any:
     """For the system object: a value of the wrong type is unknown (None)."""
     if kind is int:
@@ -322,6 +337,8 @@ class _Decoder:
             if v2 else None,
             wait_seconds=seconds(rate(get("wait_seconds"), "window.wait_seconds"))
             if v2 else None,
+            loss_causes=self._again("loss_causes", get("loss_causes"), _causes),
+            loss_suppressed=_count(get("loss_suppressed"), "window.loss_suppressed"),
         ), notes
 
     def _status(self, obj: Any) -> AuditStatus | None:
@@ -365,21 +382,24 @@ class _Decoder:
             rmem, drops = _soft(auditd.get("netlink_rmem"), int), _soft(
                 auditd.get("netlink_drops"), int)
             if rmem is not None and drops is not None:
-                socket = (pid, rmem, drops)
+                socket = (pid, rmem, drops, _soft(auditd.get("netlink_rcvbuf"), int))
         readers = tuple(
-            (r["portid"], r["rmem"], r["drops"]) for r in _soft(obj.get("multicast_readers"),
-                                                                list) or ()
+            (r["portid"], r["rmem"], r["drops"], _soft(r.get("rcvbuf"), int))
+            for r in _soft(obj.get("multicast_readers"), list) or ()
             if isinstance(r, dict) and all(type(r.get(k)) is int
                                            for k in ("portid", "rmem", "drops")))
         return SystemInfo(
             rmem_default=_soft(obj.get("rmem_default"), int),
             rmem_max=_soft(obj.get("rmem_max"), int), auditd=process,
-            auditd_socket=NetlinkSocketRow(socket[0], 0, socket[1], socket[2], 0)
+            auditd_socket=NetlinkSocketRow(socket[0], 0, socket[1], socket[2], 0, socket[3])
             if socket else None,
-            multicast_readers=tuple(NetlinkSocketRow(p, 1, r, d, 0) for p, r, d in readers),
+            multicast_readers=tuple(NetlinkSocketRow(p, 1, r, d, 0, b)
+                                    for p, r, d, b in readers),
             config=self._again("config", obj.get("auditd_conf"), self._config),
             boot=self._again("boot", obj.get("boot"), self._boot),
-            mem_total=_soft(obj.get("mem_total"), int))
+            mem_total=_soft(obj.get("mem_total"), int), hz=_soft(obj.get("hz"), int),
+            sock_diag_error=_soft(obj.get("sock_diag_error"), str),
+            kernel_log_error=_soft(obj.get("kernel_log_error"), str))
 
     def _config(self, obj: Any) -> AuditdConfig | None:
         if not isinstance(obj, dict) or not isinstance(obj.get("path"), str):

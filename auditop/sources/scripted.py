@@ -36,6 +36,7 @@ PERIOD = 0.1  # seconds between scripted steps (10 Hz, the default sampling rate
 AUDITD_PID = 812
 SOCKET_INODE = 40_000
 SMALL_RMEM = 212_992  # a fresh kernel's net.core.rmem_default
+HZ = 250  # Debian's CONFIG_HZ: backlog_wait_time 15000 is 60 s
 
 
 class ScriptedSource:
@@ -137,20 +138,26 @@ AUDITD = AuditdProcess(pid=AUDITD_PID, name="auditd", state="S", start_time=EPOC
 HEALTHY_SYSTEM = SystemInfo(
     rmem_default=8 * 1024 * 1024, rmem_max=8 * 1024 * 1024, auditd=AUDITD,
     auditd_socket=NetlinkSocketRow(portid=AUDITD_PID, groups=0, rmem=0, drops=0,
-                                   inode=SOCKET_INODE),
-    config=HEALTHY_CONFIG, mem_total=8 * 1024**3)
+                                   inode=SOCKET_INODE, rcvbuf=8 * 1024 * 1024),
+    config=HEALTHY_CONFIG, mem_total=8 * 1024**3, hz=HZ)
+# What the kernel logs once per printk_ratelimit interval (5 s) in a flood:
+# "audit_backlog=65 > audit_backlog_limit=64" and "backlog limit exceeded",
+# the rest suppressed.
+BACKLOG_MESSAGES = (("backlog-limit", 2),)
 
 
 def _sample(step: int, status: AuditStatus | None, system: SystemInfo,
-            error: str | None = None) -> Sample:
+            error: str | None = None, loss_causes: tuple[tuple[str, int], ...] = (),
+            loss_suppressed: int = 0) -> Sample:
     mono = step * PERIOD
     return Sample(time=EPOCH + mono, mono=mono, status=status, system=system, error=error,
-                  poll_seconds=0.0002)
+                  poll_seconds=0.0002, loss_causes=loss_causes,
+                  loss_suppressed=loss_suppressed)
 
 
-def _socket(rmem: int, drops: int) -> NetlinkSocketRow:
+def _socket(rmem: int, drops: int, rcvbuf: int = 8 * 1024 * 1024) -> NetlinkSocketRow:
     return NetlinkSocketRow(portid=AUDITD_PID, groups=0, rmem=rmem, drops=drops,
-                            inode=SOCKET_INODE)
+                            inode=SOCKET_INODE, rcvbuf=rcvbuf)
 
 
 def _noise(seed: int, count: int, low: int, high: int) -> list[int]:
@@ -194,8 +201,10 @@ def overflow(seed: int = 2, limit: int = 1024) -> Script:
             limit // 3 if active and tick == 5 else 0)
         status = replace(base, backlog=backlog, lost=lost, backlog_wait_time_actual=waited)
         sysnow = replace(system, auditd_socket=_socket(
-            SMALL_RMEM - 512 if active and flood else backlog * 200, drops))
-        return _sample(n, status, sysnow)
+            SMALL_RMEM - 512 if active and flood else backlog * 200, drops, SMALL_RMEM))
+        logged = active and tick == 4 and second % 5 == 0  # printk_ratelimit: 5 s
+        return _sample(n, status, sysnow, loss_causes=BACKLOG_MESSAGES if logged else (),
+                       loss_suppressed=8000 if logged and second > 5 else 0)
     return step
 
 
@@ -220,8 +229,10 @@ def auditd_stopped(seed: int = 4, limit: int = 64) -> Script:
         status = replace(HEALTHY_STATUS, backlog_limit=limit, backlog=limit + 1,
                          lost=n * 900, backlog_wait_time=0)
         system = replace(HEALTHY_SYSTEM, auditd=stopped, rmem_default=SMALL_RMEM,
-                         auditd_socket=_socket(SMALL_RMEM - 256, n * 40))
-        return _sample(n, status, system)
+                         auditd_socket=_socket(SMALL_RMEM - 256, n * 40, SMALL_RMEM))
+        logged = n % 50 == 1  # printk_ratelimit: a few messages every 5 s
+        return _sample(n, status, system, loss_causes=BACKLOG_MESSAGES if logged else (),
+                       loss_suppressed=4400 if logged and n > 1 else 0)
     return step
 
 

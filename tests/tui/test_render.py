@@ -84,7 +84,9 @@ def test_summary_healthy():
     assert "enabled 1 (on)" in text and "failure 1 (printk)" in text
     assert "auditd 812 running" in text
     assert "/ 8192" in text and "lost 0" in text
-    assert "rmem_default 8.0 MiB" in text and "auditd queue" in text
+    assert "auditd rcvbuf 8.0 MiB" in text and "queue 8.2 KiB" in text
+    assert "rmem_default" not in text  # the same as auditd's buffer: said once
+    assert "backlog_wait_time 240 s (60000 j)" in text  # HZ 250
 
 
 def test_summary_fits_80_columns():
@@ -182,8 +184,9 @@ def test_finding_detail_has_the_remedy():
 def test_proposal_says_everything():
     text = proposal_content(Proposal("backlog_limit", 4096, 8192, "double")).plain
     assert "4096  ->  8192" in text
-    assert "memory when full: ~21.0 MiB typical, up to 128.0 MiB" in text
-    assert "now: ~10.5 MiB typical" in text
+    assert ("memory when full: ~18.0 MiB typical (2304 bytes a record), up to 130.0 MiB"
+            in text)
+    assert "now: ~9.0 MiB typical" in text
     assert "lasts until reboot" in text and "their own -b" in text
     assert "-b 8192" in text and "/etc/audit/rules.d/audit.rules" in text
     assert "audit_backlog_limit=8192" in text

@@ -32,9 +32,19 @@ def make_sample(
     if status is _ANSWERED:
         status = replace(HEALTHY_STATUS, **status_fields)
     if drops is not None:
-        socket = NetlinkSocketRow(portid=AUDITD_PID, groups=0, rmem=0, drops=drops, inode=inode)
+        rcvbuf = system.auditd_socket.rcvbuf if system.auditd_socket else None
+        socket = NetlinkSocketRow(portid=AUDITD_PID, groups=0, rmem=0, drops=drops, inode=inode,
+                                  rcvbuf=rcvbuf)
         system = replace(system, auditd_socket=socket)
     return Sample(time=EPOCH + mono, mono=mono, status=status, system=system, error=error)
+
+
+def with_buffers(rmem_default: int | None, rcvbuf: int | None, *,
+                 system: SystemInfo = HEALTHY_SYSTEM, **changes) -> SystemInfo:
+    """The system with net.core.rmem_default and auditd's real socket buffer
+    (None: sock_diag could not tell) set; other SystemInfo fields by keyword."""
+    socket = replace(system.auditd_socket, rcvbuf=rcvbuf)
+    return replace(system, rmem_default=rmem_default, auditd_socket=socket, **changes)
 
 
 def silent_sample(mono: float, error: str = "no answer for 2.0 s") -> Sample:

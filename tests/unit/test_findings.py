@@ -12,6 +12,7 @@ from tests.unit.builders import (
     feed,
     make_sample,
     silent_sample,
+    with_buffers,
 )
 
 MiB = 1024 * 1024
@@ -67,7 +68,11 @@ PLUGIN = ("af_unix",)
 # finding id -> (case name, samples, expected severity)
 PRESENT = {
     "failure-panic": [("panic", steady(failure=2), "critical")],
-    "rmem-default-small": [("212992", with_system(rmem_default=212992), "warning")],
+    "rmem-default-small": [
+        ("212992", steady(system=with_buffers(212992, 212992)), "warning"),
+        ("restart-needed", steady(system=with_buffers(8 * MiB, 212992)), "warning"),
+        ("sock-diag-unknown", steady(system=with_buffers(212992, None)), "warning"),
+    ],
     "lost-increasing": [("growing", growing("lost", 1), "critical")],
     "backlog-high": [
         ("50%", steady(backlog=4096), "warning"),
@@ -139,6 +144,9 @@ ABSENT = {
     "rmem-default-small": [
         ("8MiB", with_system(rmem_default=8 * MiB)),
         ("unknown", with_system(rmem_default=None)),
+        # The socket auditd has is what counts: big, though the default is small now.
+        ("socket-big", steady(system=with_buffers(212992, 8 * MiB))),
+        ("both-unknown", steady(system=with_buffers(None, None))),
     ],
     "lost-increasing": [
         ("steady", steady(lost=1234)),
@@ -228,8 +236,10 @@ def test_failure_panic_before_any_window_uses_the_current_backlog():
 
 
 def test_rmem_default_small_explains_and_persists():
-    finding = findings(with_system(rmem_default=212992, rmem_max=8 * MiB))["rmem-default-small"]
-    assert finding.remedy == "sysctl -w net.core.rmem_default=8388608"
+    system = with_buffers(212992, 212992, rmem_max=8 * MiB)
+    finding = findings(steady(system=system))["rmem-default-small"]
+    assert finding.remedy == ("sysctl -w net.core.rmem_default=8388608 && "
+                              "systemctl restart auditd")
     assert "No buffer space available" in finding.detail
     assert "212992" in finding.detail
     assert "echo 'net.core.rmem_default = 8388608' > /etc/sysctl.d/60-auditd.conf" in finding.detail
@@ -237,7 +247,8 @@ def test_rmem_default_small_explains_and_persists():
 
 
 def test_rmem_default_small_mentions_a_small_rmem_max():
-    finding = findings(with_system(rmem_default=212992, rmem_max=212992))["rmem-default-small"]
+    system = with_buffers(212992, 212992, rmem_max=212992)
+    finding = findings(steady(system=system))["rmem-default-small"]
     assert "rmem_max" in finding.detail and "SO_RCVBUF" in finding.detail
 
 
@@ -287,12 +298,19 @@ def test_auditd_stopped_remedy_continues_it():
     assert finding.remedy == f"kill -CONT {AUDITD_PID}"
 
 
-def test_netlink_drops_explain_the_retry_queue_and_rmem_default():
-    small = replace(HEALTHY_SYSTEM, rmem_default=212992)
+def test_netlink_drops_explain_the_retry_queue_and_the_socket_buffer():
+    small = with_buffers(212992, 212992)
     samples = [make_sample(i / 10, drops=i, system=small) for i in range(10)]
     finding = findings(samples)["netlink-drops"]
-    assert "retry queue" in finding.detail and "rmem_default" in finding.detail
+    assert "retry queue" in finding.detail
+    assert "auditd's socket has 212992 bytes (208 KiB)" in finding.detail
     assert "10.0 times per second" in finding.detail
+    assert finding.remedy == ("sysctl -w net.core.rmem_default=8388608 && "
+                              "systemctl restart auditd")
+    unknown = with_buffers(212992, None)
+    samples = [make_sample(i / 10, drops=i, system=unknown) for i in range(10)]
+    finding = findings(samples)["netlink-drops"]
+    assert "net.core.rmem_default is 212992 bytes" in finding.detail
     assert finding.remedy == "sysctl -w net.core.rmem_default=8388608"
     big = [make_sample(i / 10, drops=i) for i in range(10)]
     assert findings(big)["netlink-drops"].remedy is None
@@ -324,8 +342,8 @@ def test_absent_fields_and_missing_system_info_raise_nothing():
 
 
 def test_sorted_by_severity_then_id():
-    system = replace(HEALTHY_SYSTEM, rmem_default=212992,
-                     config=replace(HEALTHY_CONFIG, log_format="enriched", flush="sync"))
+    system = with_buffers(212992, 212992,
+                          config=replace(HEALTHY_CONFIG, log_format="enriched", flush="sync"))
     history = History()
     feed(history, [make_sample(i / 10, lost=i, failure=2, rate_limit=50, system=system)
                    for i in range(10)])
@@ -345,7 +363,8 @@ def test_thresholds_are_configurable():
                         q_depth=4000)
     found = findings(steady(backlog=1000), strict)
     assert found["backlog-limit-small"].remedy == "auditctl -b 16384"
-    assert found["rmem-default-small"].remedy == "sysctl -w net.core.rmem_default=16777216"
+    assert found["rmem-default-small"].remedy == ("sysctl -w net.core.rmem_default=16777216 && "
+                                                  "systemctl restart auditd")
     assert found["backlog-high"].severity == "warning"
     assert found["q-depth-small"].severity == "warning"
 

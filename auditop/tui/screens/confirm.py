@@ -15,7 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from auditop.core.changes import Proposal
-from auditop.core.memory import backlog_memory, describe_backlog_memory, format_bytes
+from auditop.core.memory import (TYPICAL_RECORD_BYTES, backlog_memory,
+                                 describe_backlog_memory, format_bytes)
 from auditop.core.settings import DESCRIPTIONS
 
 RULES_FILE = "/etc/audit/rules.d/audit.rules"
@@ -26,7 +27,8 @@ def memory_text(limit: int | None) -> str:
     if estimate is None:
         return describe_backlog_memory(limit)
     typical, worst = estimate
-    return f"~{format_bytes(typical)} typical, up to {format_bytes(worst)}"
+    return (f"~{format_bytes(typical)} typical ({TYPICAL_RECORD_BYTES} bytes a "
+            f"record), up to {format_bytes(worst)}")
 
 
 def proposal_content(p: Proposal, risks: tuple[str, ...] = ()) -> Content:

@@ -13,9 +13,12 @@ import time
 from rich.markup import escape
 from textual.content import Content
 
+from auditop.core.findings import DEFAULT as THRESHOLDS
+from auditop.core.history import recent_loss_causes
+from auditop.core.losses import causes_text
 from auditop.core.memory import format_bytes
 from auditop.core.model import FAILURE_MODES
-from auditop.core.findings import DEFAULT as THRESHOLDS
+from auditop.core.units import jiffies_seconds, seconds_text
 from auditop.tui.view import View
 from auditop.tui.widgets.base import ViewWidget
 
@@ -104,14 +107,26 @@ def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
               f"lost {_n(status.lost)} (+{_rate(lost_rate)})",
               "reverse b $error" if lost_rate else ""),
     ]
+    hz = view.system.hz if view.system else None
     wait_rate = window.wait_per_s if window else None
-    wait = [_item(f"backlog_wait_time {_n(status.backlog_wait_time)} j"),
-            _item(f"processes waited {_rate(wait_rate)} j" if wait_rate else "nobody waiting",
+    waited = jiffies_seconds(wait_rate, hz)
+    wait = [_item(f"backlog_wait_time {_jiffies(status.backlog_wait_time, hz)}"),
+            _item(("processes waited " + (f"{seconds_text(waited)}/s" if waited is not None
+                                          else f"{_rate(wait_rate)} j"))
+                  if wait_rate else "nobody waiting",
                   "$warning b" if wait_rate else "")]
     if view.throttled:
         wait.append(_item(f"THROTTLED {view.held_for:.1f} s", "reverse b $warning"))
     return [("audit", audit), ("backlog", backlog), ("wait", wait),
             ("netlink", _netlink(view))]
+
+
+def _jiffies(jiffies: int | None, hz: int | None) -> str:
+    """"60 s (15000 j)", or "15000 j" when HZ is unknown."""
+    seconds = jiffies_seconds(jiffies, hz)
+    if seconds is None:
+        return f"{_n(jiffies)} j"
+    return f"{seconds_text(seconds)} ({jiffies} j)"
 
 
 def _auditd(view: View) -> Content:
@@ -129,18 +144,27 @@ def _auditd(view: View) -> Content:
 
 
 def _netlink(view: View) -> list[Content]:
+    """auditd's real socket buffer first (sock_diag); rmem_default beside it
+    only when it differs (a new default reaches auditd only at a restart)
+    or when the real buffer is unknown."""
     system, window = view.system, view.window
     rmem = system.rmem_default if system else None
-    items = [_item(f"rmem_default {format_bytes(rmem) if rmem is not None else '?'}",
-                   "$warning" if rmem is not None and rmem < THRESHOLDS.rmem_default else "")]
     sock = system.auditd_socket if system else None
+    rmem_item = _item(f"rmem_default {format_bytes(rmem) if rmem is not None else '?'}",
+                      "$warning" if rmem is not None and rmem < THRESHOLDS.rmem_default else "")
     if sock is None:
-        items.append(_item("auditd socket: none"))
+        return [rmem_item, _item("auditd socket: none")]
+    items = []
+    if sock.rcvbuf is None:
+        items += [rmem_item, _item("auditd rcvbuf ?")]
     else:
-        drops = window.netlink_drops_per_s if window else None
-        items.append(_item(f"auditd queue {format_bytes(sock.rmem)}"))
-        items.append(_item(f"drops {sock.drops} ({_rate(drops)})",
-                           "$warning b" if drops else ""))
+        differs = f" (rmem_default {format_bytes(rmem)})" if rmem not in (None, sock.rcvbuf) \
+            else ""
+        items.append(_item(f"auditd rcvbuf {format_bytes(sock.rcvbuf)}{differs}",
+                           "$warning" if sock.rcvbuf < THRESHOLDS.rmem_default else ""))
+    drops = window.netlink_drops_per_s if window else None
+    items.append(_item(f"queue {format_bytes(sock.rmem)}"))
+    items.append(_item(f"drops {sock.drops} ({_rate(drops)})", "$warning b" if drops else ""))
     return items
 
 
@@ -192,16 +216,31 @@ def banner_content(view: View) -> Content:
                          "the first lost record: time to panic.", "reverse b $error")
         return _item(f"! backlog rising: {when}", "b $warning")
     peak = view.window.backlog_peak if view.window else None
+    cause = _loss_cause(view)
     if limit and peak is not None and peak >= limit:
         panic = " With failure = 2 the next lost record PANICS the machine." if view.panic else ""
         return _item(f"!! backlog hit its limit ({peak}/{limit}): processes wait, then "
-                     f"records are lost.{panic}",
+                     f"records are lost.{panic}{cause}",
                      "reverse b $error" if view.panic else "b $error")
+    if view.window is not None and view.window.lost_per_s:
+        return _item(f"!! records are being lost ({_rate(view.window.lost_per_s)}).{cause}",
+                     "b $error")
     if view.panic:
         return _item("! failure = 2: the first lost record panics the machine", "b $error")
     if view.window is None:
         return _item("collecting the first window...", "$text-muted")
     return _item("backlog not rising", "$text-muted")
+
+
+def _loss_cause(view: View) -> str:
+    """"  lost: backlog limit exceeded" while records are being lost and the
+    kernel log named why (now or within the last few seconds; it
+    rate-limits these messages); "" otherwise."""
+    window = view.window
+    if window is None or not window.lost_per_s:
+        return ""
+    causes, _ = recent_loss_causes(view.windows, window)
+    return f"  lost: {causes_text(causes)}" if causes else ""
 
 
 def _duration(seconds: float) -> str:

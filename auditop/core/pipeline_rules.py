@@ -1,0 +1,229 @@
+"""Finding rules for the pipeline a record travels: the kernel backlog, the
+kernel making processes wait, auditd's netlink socket, and the kernel log
+that says why records were lost. Registered in core/findings.py."""
+
+from __future__ import annotations
+
+from auditop.core.advice import suggest_backlog_limit
+from auditop.core.finding import (Facts, Finding, Severity, bytes_text, fill, per_s,
+                                  sysctl_rmem, text)
+from auditop.core.history import forecast_seconds_to_full, recent_loss_causes
+from auditop.core.losses import RECENT_SECONDS, causes_text
+from auditop.core.units import jiffies_text, wait_rate_text
+
+RESTART_AUDITD = "systemctl restart auditd"
+ENOBUFS = (
+    "When the socket is overrun, auditd 3.x logs \"Error receiving audit netlink packet "
+    "(No buffer space available)\"; auditd 4.2 and later set NETLINK_NO_ENOBUFS and log "
+    "nothing, but the drops are counted all the same (Drops in /proc/net/netlink).")
+
+
+# --- measured over the last window ----------------------------------------
+
+def lost_increasing(f: Facts) -> Finding | None:
+    window = f.window
+    if window is None or window.lost <= 0:
+        return None
+    total = window.status.lost if window.status else None
+    causes, ago = recent_loss_causes(f.history.windows, window)
+    title = "Audit records are being lost"
+    if causes:
+        named = causes_text(causes)
+        title += f" ({named})"
+        messages = sum(count for _, count in causes)
+        when = "in this window" if ago == 0 else f"{ago:.0f} s before this window ended"
+        hidden = (f", and suppressed {window.loss_suppressed} more"
+                  if window.loss_suppressed else "")
+        why = (f"lost: {named}. The kernel log said so {when} ({messages} "
+               f"message{'s' if messages != 1 else ''}{hidden}). The kernel rate-limits "
+               "these messages (printk_ratelimit, \"callbacks suppressed\"): they tell which "
+               "cause is at work, not how many records were lost.")
+    elif f.system is not None and f.system.kernel_log_error:
+        why = f"The cause is unknown: {f.system.kernel_log_error}."
+    else:
+        watched = min(RECENT_SECONDS, window.end - f.history.windows[0].start)
+        why = (f"No kernel log message named a cause in the last {watched:.0f} s (with "
+               "failure 0 the kernel prints none, and it rate-limits the others; "
+               "`dmesg | grep audit` shows what it printed before).")
+    detail = (
+        f"The kernel dropped {window.lost} audit records in the last "
+        f"{window.lost_seconds:.1f} s{per_s(window.lost_per_s)}; its lost counter is now "
+        f"{text(total)}. A lost record is gone for good: the audit trail has a hole. {why}")
+    advice_text, remedy = _limit_advice(f)
+    return Finding("lost-increasing", "critical", title, detail + advice_text, remedy)
+
+
+def _limit_advice(f: Facts) -> tuple[str, str | None]:
+    """(a sentence for the detail, the remedy) from the worst episode seen."""
+    limit = f.status.backlog_limit if f.status else None
+    mem_total = f.system.mem_total if f.system else None
+    advice = suggest_backlog_limit(f.history.windows, limit, mem_total)
+    if advice is None:
+        return "", None
+    auditd = f.system.auditd if f.system else None
+    if (f.status is not None and f.status.pid == 0) or (auditd is not None and auditd.stopped):
+        return (" auditd is not reading at all: no backlog_limit holds that; get auditd "
+                "reading again first."), None
+    if advice.too_big:
+        return (f" A limit that would have held {advice.derivation()} is no fix: auditd is "
+                "not keeping up at all; find out why (its disk, its flush and log_format "
+                "settings, its plugins)."), None
+    return (f" Suggested backlog_limit {advice.limit}, from {advice.derivation()}. Keep it "
+            f"with `-b {advice.limit}` in /etc/audit/rules.d/."), advice.remedy()
+
+
+def backlog_high(f: Facts) -> Finding | None:
+    peak = f.window.backlog_peak if f.window else None
+    limit = f.status.backlog_limit if f.status else None
+    if peak is None or not limit:  # limit 0: unlimited
+        return None
+    if peak >= f.limits.backlog_critical * limit:
+        severity: Severity = "critical"
+    elif peak >= f.limits.backlog_warning * limit:
+        severity = "warning"
+    else:
+        return None
+    forecast = forecast_seconds_to_full(f.history)
+    trend = f" At this trend it reaches the limit in about {forecast:.0f} s." if forecast else ""
+    wait = f.status.backlog_wait_time if f.status else None
+    advice_text, remedy = _limit_advice(f) if peak >= limit else ("", None)
+    return Finding(
+        "backlog-high", severity, "Backlog is filling up",
+        f"The backlog (records waiting for auditd) peaked at {fill(peak, limit)} in the last "
+        "window. Above the limit, every process that produces an audit record sleeps up to "
+        f"backlog_wait_time ({jiffies_text(wait, f.hz)}), and then its record is lost. "
+        "auditd is not keeping up: check the disk it writes to, its flush and log_format "
+        f"settings and its plugins.{trend}{advice_text}",
+        remedy,
+    )
+
+
+def netlink_drops(f: Facts) -> Finding | None:
+    rate = f.window.netlink_drops_per_s if f.window else None
+    if not rate or rate <= 0:
+        return None
+    rmem = f.system.rmem_default if f.system else None
+    sock = f.system.auditd_socket if f.system else None
+    have = sock.rcvbuf if sock else None
+    small = have < f.limits.rmem_default if have is not None else (
+        rmem is not None and rmem < f.limits.rmem_default)
+    buffer = (f"auditd's socket has {bytes_text(have)}" if have is not None
+              else f"net.core.rmem_default is {bytes_text(rmem)}")
+    return Finding(
+        "netlink-drops", "warning", "auditd's socket is overrun",
+        f"The kernel found auditd's netlink socket full {rate:.1f} times per second in the last "
+        "window (Drops in /proc/net/netlink). Those records are not lost by themselves: kauditd "
+        "puts them on its retry queue and sends them again. But auditd is reading slower than "
+        "records arrive, and the backlog grows behind it. A larger socket buffer absorbs bursts: "
+        f"{buffer}. {ENOBUFS}",
+        _buffer_remedy(f, have) if small else None,
+    )
+
+
+def backlog_wait(f: Facts) -> Finding | None:
+    rate = f.window.wait_per_s if f.window else None
+    if not rate or rate <= 0:
+        return None
+    lost = f.window.lost > 0
+    budget = f.status.backlog_wait_time if f.status else None
+    return Finding(
+        "backlog-wait", "critical" if lost else "warning", "Processes are waiting for audit",
+        f"Processes spent {wait_rate_text(rate, f.hz)} ({rate:.0f} jiffies per second) "
+        "asleep because the backlog was over its limit (backlog_wait_time_actual is "
+        f"rising). Each one waits up to backlog_wait_time ({jiffies_text(budget, f.hz)}) for "
+        "auditd to make room, so the system feels frozen while auditd catches up."
+        + (" Records were lost as well: waiting was not enough." if lost else ""),
+    )
+
+
+def kernel_throttling(f: Facts) -> Finding | None:
+    window = f.window
+    latest = f.history.latest
+    held_now = latest.held_for if latest is not None and latest.throttled else 0.0
+    held = max(held_now, window.held_for if window and window.held_senders else 0.0)
+    if held <= 0:
+        return None
+    budget = f.status.backlog_wait_time if f.status else None
+    return Finding(
+        "kernel-throttling", "warning", "Kernel is holding processes that talk to audit",
+        f"The kernel has held auditop's requests asleep for up to {held:.1f} s: since 5.17 it "
+        "makes every process that sends it an audit request sleep up to backlog_wait_time "
+        f"({jiffies_text(budget, f.hz)}) while the backlog is over its limit, and audited "
+        "processes wait the same way. auditop's numbers are real all the same: the kernel "
+        "answers before it makes the sender sleep. Raising backlog_limit above the backlog "
+        "(auditctl -b) takes effect at once and is not held.",
+    )
+
+
+# --- the socket auditd has and the kernel log --------------------------------
+
+def rmem_default_small(f: Facts) -> Finding | None:
+    """Judges the buffer auditd's socket really has (sock_diag); only where
+    that is unknown, the sysctl it got it from."""
+    system = f.system
+    if system is None:
+        return None
+    wanted, rmem = f.limits.rmem_default, system.rmem_default
+    sock = system.auditd_socket
+    have = sock.rcvbuf if sock else None
+    if have is not None:
+        if have >= wanted:
+            return None
+        pid = f.status.pid if f.status and f.status.pid else sock.portid
+        if rmem is not None and rmem > have:
+            now = (f"net.core.rmem_default is {bytes_text(rmem)} now, but a socket's buffer "
+                   "is fixed when the socket is made: the running auditd (pid "
+                   f"{pid}) still has {bytes_text(have)}. A restart of auditd is needed for "
+                   "the new default to reach it.")
+        else:
+            now = (f"auditd's netlink socket (pid {pid}) has a receive buffer of "
+                   f"{bytes_text(have)} (read with sock_diag, `rb` in `ss -f netlink -m`): "
+                   "auditd asks for no size, so it got net.core.rmem_default when it started.")
+    else:
+        if rmem is None or rmem >= wanted:
+            return None
+        unknown = (f" (auditd's real buffer is unknown: {system.sock_diag_error})"
+                   if system.sock_diag_error else "")
+        running = sock is not None
+        now = (f"auditd asks for no buffer size, so its netlink socket gets "
+               f"net.core.rmem_default = {bytes_text(rmem)}"
+               + (", if it started after that was set" if running else
+                  " when it starts") + f"{unknown}.")
+    capped = (
+        f" net.core.rmem_max is {bytes_text(system.rmem_max)}: it caps programs that ask for "
+        "a buffer with SO_RCVBUF, but rmem_default is used as is, so raising rmem_default is "
+        "enough for auditd; raise rmem_max too for readers that ask."
+        if system.rmem_max is not None and system.rmem_max < wanted else "")
+    return Finding(
+        "rmem-default-small", "warning", "auditd's socket buffer is small",
+        f"{now} A burst bigger than that overruns the socket, and the kernel requeues records "
+        f"while the backlog grows. {ENOBUFS} {bytes_text(wanted)} absorbs bursts. Keep it "
+        f"after a reboot: echo 'net.core.rmem_default = {wanted}' > "
+        f"/etc/sysctl.d/60-auditd.conf.{capped}",
+        _buffer_remedy(f, have),
+    )
+
+
+def _buffer_remedy(f: Facts, have: int | None) -> str:
+    """Raise the default where it is small; restart auditd where its socket
+    is smaller than the default it would get now."""
+    system, wanted = f.system, f.limits.rmem_default
+    rmem = system.rmem_default if system else None
+    steps = []
+    if rmem is None or rmem < wanted:
+        steps.append(sysctl_rmem(f.limits))
+    if have is not None and have < max(rmem or 0, wanted):
+        steps.append(RESTART_AUDITD)
+    return " && ".join(steps) or sysctl_rmem(f.limits)
+
+
+def kernel_log_unreadable(f: Facts) -> Finding | None:
+    error = f.system.kernel_log_error if f.system else None
+    if not error:
+        return None
+    return Finding(
+        "kernel-log-unreadable", "info", "Loss causes unknown: kernel log unreadable",
+        f"{error[0].upper() + error[1:]}. The kernel says why it lost records "
+        "(backlog limit exceeded, rate limit exceeded, a queue overflow) only in its log, "
+        "so lost records are counted but their cause is not named.",
+    )
