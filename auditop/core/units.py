@@ -19,7 +19,7 @@ def jiffies_seconds(jiffies: float | None, hz: int | None) -> float | None:
 
 
 def seconds_text(seconds: float) -> str:
-    """60 s, 2.5 s, 0.04 s, 10 min, 1.5 h: short, never in scientific notation."""
+    """60 s, 2.5 s, 40 ms, 10 min, 1.5 h: short, never in scientific notation."""
     if seconds >= 7200:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 600:
@@ -28,7 +28,7 @@ def seconds_text(seconds: float) -> str:
         return f"{seconds:.0f} s"
     if seconds >= 0.1:
         return f"{seconds:.1f} s"
-    return f"{seconds:.2f} s"
+    return f"{seconds * 1000:.0f} ms"
 
 
 def jiffies_text(jiffies: int | None, hz: int | None) -> str:
@@ -37,8 +37,12 @@ def jiffies_text(jiffies: int | None, hz: int | None) -> str:
         return "unknown"
     seconds = jiffies_seconds(jiffies, hz)
     if seconds is None:
-        return f"{jiffies} jiffies (HZ unknown)"
-    return f"{jiffies} jiffies ({seconds_text(seconds)} at HZ {hz})"
+        return f"{jiffies} {_jiffies(jiffies)} (HZ unknown)"
+    return f"{jiffies} {_jiffies(jiffies)} ({seconds_text(seconds)} at HZ {hz})"
+
+
+def _jiffies(n: int) -> str:
+    return "jiffy" if n == 1 else "jiffies"
 
 
 def wait_rate_text(jiffies_per_s: float | None, hz: int | None) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from auditop.core.losses import CAUSES, cause_label
+from auditop.core.losses import CAUSES, as_causes, cause_label
 
 KMSG_PATH = "/dev/kmsg"
 READ_SIZE = 16384  # a record is at most 8 KiB (CONSOLE_EXT_LOG_MAX); a short buffer is EINVAL
@@ -35,7 +35,8 @@ MAX_READS_PER_POLL = 10000  # bound one poll's work in a printk flood
 KERNEL_FACILITY = 0  # userspace writes to /dev/kmsg get facility 1 (user) or more
 
 # Cause ids and their labels live in core (findings name them); re-exported.
-__all__ = ["CAUSES", "KernelLog", "LossReport", "cause_label", "loss_causes", "scan"]
+__all__ = ["CAUSES", "KernelLog", "LossCauseFollower", "LossReport", "cause_label",
+           "loss_causes", "scan"]
 
 _PREFIX = "audit: "
 # `audit_panic(msg)` prints "audit: <msg>" verbatim.
@@ -290,3 +291,31 @@ def _why(path: str, exc: OSError) -> str:
     if exc.errno == errno.ENOENT:
         return f"no kernel log device here ({path} is missing): loss causes unknown"
     return f"cannot read the kernel log ({path}: {exc.strerror or exc}): loss causes unknown"
+
+
+class LossCauseFollower:
+    """The loss causes the kernel logged since the previous poll, for a
+    source that polls: (cause id, messages) pairs and the number of further
+    audit messages the kernel suppressed. Never blocks, never re-reads a
+    line; where the log cannot be read it returns nothing and
+    `unavailable` says why (the source reports it once, in SystemInfo)."""
+
+    def __init__(self, log: KernelLog | None = None) -> None:
+        self.log = log if log is not None else KernelLog()
+        self._last_cause: str | None = None
+
+    @property
+    def unavailable(self) -> str | None:
+        return self.log.unavailable
+
+    def poll(self) -> tuple[tuple[tuple[str, int], ...], int]:
+        messages = self.log.read_new()
+        if not messages:
+            return (), 0
+        report = scan(messages, self._last_cause)
+        self._last_cause = report.last_cause
+        suppressed = sum(report.suppressed.values()) + report.unattributed_suppressed
+        return as_causes(report.causes), suppressed
+
+    def close(self) -> None:
+        self.log.close()

@@ -6,12 +6,11 @@ import time
 
 from auditop.core.changes import SetAck
 from auditop.core.errors import FATAL, AuditError, SendersHeld
-from auditop.core.losses import as_causes
 from auditop.core.model import Sample, SystemInfo
 from auditop.kernel.client import DEFAULT_TIMEOUT, AuditClient
 from auditop.probes import read_system
 from auditop.probes.boot import kernel_hz
-from auditop.probes.kmsg import KernelLog, scan
+from auditop.probes.kmsg import LossCauseFollower
 from auditop.probes.sockdiag import AuditSocketReader
 
 # The backlog can fill and drain within 150 ms, so the kernel is asked at the
@@ -22,8 +21,7 @@ SYSTEM_PERIOD = 0.5
 
 
 class LiveSource:
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, *,
-                 kernel_log: KernelLog | None = None) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._client = AuditClient(timeout)
         self._last_pid: int | None = None
         self._system: SystemInfo | None = None
@@ -32,8 +30,7 @@ class LiveSource:
         self._sock_diag = AuditSocketReader()
         # Followed from now on: what was logged before auditop started is
         # never counted, and each poll reads only what arrived since the last.
-        self._log = kernel_log if kernel_log is not None else KernelLog()
-        self._last_cause: str | None = None
+        self._causes = LossCauseFollower()
 
     def poll(self) -> Sample:
         start = time.monotonic()
@@ -47,22 +44,11 @@ class LiveSource:
             status, error = None, str(exc)
         end = time.monotonic()
         held, held_for = self._client.held()
-        causes, suppressed = self._loss_causes()
+        causes, suppressed = self._causes.poll()
         return Sample(time=time.time(), mono=end, status=status,
                       system=self._read_system(end), error=error,
                       poll_seconds=end - start, held_senders=held, held_for=held_for,
                       loss_causes=causes, loss_suppressed=suppressed)
-
-    def _loss_causes(self) -> tuple[tuple[tuple[str, int], ...], int]:
-        """Loss causes the kernel logged since the previous poll (non-blocking;
-        nothing when the log cannot be read, which the system info says)."""
-        messages = self._log.read_new()
-        if not messages:
-            return (), 0
-        report = scan(messages, self._last_cause)
-        self._last_cause = report.last_cause
-        suppressed = sum(report.suppressed.values()) + report.unattributed_suppressed
-        return as_causes(report.causes), suppressed
 
     def _hold_seconds(self, status) -> float:
         """backlog_wait_time in seconds while the backlog is over its limit:
@@ -79,7 +65,7 @@ class LiveSource:
         if (system is None or now - system.read_at >= SYSTEM_PERIOD
                 or self._system_pid != self._last_pid):
             system = read_system(self._last_pid, read_at=now, sock_diag=self._sock_diag,
-                                 kernel_log_error=self._log.unavailable)
+                                 kernel_log_error=self._causes.unavailable)
             self._system, self._system_pid = system, self._last_pid
         return system
 
@@ -88,4 +74,4 @@ class LiveSource:
 
     def close(self) -> None:
         self._client.close()
-        self._log.close()
+        self._causes.close()

@@ -1,0 +1,158 @@
+"""The pipeline's findings: the socket buffer auditd really has, why records
+were lost, waits in seconds, and the backlog_limit they suggest."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from auditop.core.findings import evaluate
+from auditop.core.history import History
+from tests.unit.builders import HEALTHY_SYSTEM, feed, make_sample, with_buffers
+
+MiB = 1024 * 1024
+SMALL = 212992
+BACKLOG = (("backlog-limit", 2),)
+
+
+def findings(samples, close=True):
+    history = History(interval=1.0)
+    feed(history, samples)
+    if close:
+        history.flush()
+    return {f.id: f for f in evaluate(history)}
+
+
+def steady(system):
+    return [make_sample(t, system=system) for t in (0.0, 0.5)]
+
+
+# --- the socket auditd has ------------------------------------------------------
+
+def test_after_sysctl_w_the_running_auditd_keeps_208_kib_and_needs_a_restart():
+    """`sysctl -w net.core.rmem_default=8388608` with auditd running: the
+    default is big now, the socket auditd has is not."""
+    finding = findings(steady(with_buffers(8 * MiB, SMALL)))["rmem-default-small"]
+    assert "still has 212992 bytes (208 KiB)" in finding.detail
+    assert "net.core.rmem_default is 8388608 bytes (8.0 MiB) now" in finding.detail
+    assert "A restart of auditd is needed for the new default to reach it" in finding.detail
+    assert finding.remedy == "systemctl restart auditd"
+
+
+def test_a_small_default_and_socket_ask_for_both_steps():
+    finding = findings(steady(with_buffers(SMALL, SMALL)))["rmem-default-small"]
+    assert "has a receive buffer of 212992 bytes (208 KiB)" in finding.detail
+    assert "sock_diag" in finding.detail
+    assert finding.remedy == ("sysctl -w net.core.rmem_default=8388608 && "
+                              "systemctl restart auditd")
+
+
+def test_the_finding_says_auditd_4_2_sets_no_enobufs():
+    detail = findings(steady(with_buffers(SMALL, SMALL)))["rmem-default-small"].detail
+    assert "No buffer space available" in detail
+    assert "auditd 4.2 and later set NETLINK_NO_ENOBUFS" in detail
+    assert "drops are counted all the same" in detail
+
+
+def test_without_sock_diag_the_default_is_judged_and_the_finding_says_why():
+    system = with_buffers(SMALL, None, sock_diag_error="this kernel has no netlink sock_diag")
+    finding = findings(steady(system))["rmem-default-small"]
+    assert "auditd's real buffer is unknown: this kernel has no netlink sock_diag" in (
+        finding.detail)
+    assert "if it started after that was set" in finding.detail
+    assert finding.remedy == "sysctl -w net.core.rmem_default=8388608"
+
+
+def test_without_auditd_the_default_is_what_the_next_one_gets():
+    system = replace(HEALTHY_SYSTEM, rmem_default=SMALL, auditd=None, auditd_socket=None)
+    finding = findings([make_sample(t, system=system, pid=0) for t in (0.0, 0.5)])[
+        "rmem-default-small"]
+    assert "when it starts" in finding.detail
+    assert finding.remedy == "sysctl -w net.core.rmem_default=8388608"
+
+
+def test_a_big_socket_is_fine_whatever_the_default_says_now():
+    assert "rmem-default-small" not in findings(steady(with_buffers(SMALL, 8 * MiB)))
+
+
+# --- why records were lost ---------------------------------------------------------
+
+def losing(seconds, logged_at=(0.3,), suppressed=0, system=HEALTHY_SYSTEM):
+    """Ten samples a second losing 100 records each; at `logged_at` the kernel
+    log named the backlog limit."""
+    out = []
+    for i in range(round(seconds * 10)):
+        t = i / 10
+        sample = make_sample(t, lost=100 * i, backlog=65, backlog_limit=64, system=system)
+        if any(abs(t - at) < 1e-9 for at in logged_at):
+            sample = replace(sample, loss_causes=BACKLOG, loss_suppressed=suppressed)
+        out.append(sample)
+    return out
+
+
+def test_the_lost_finding_names_its_cause():
+    finding = findings(losing(1.0, suppressed=4400))["lost-increasing"]
+    assert finding.title == "Audit records are being lost (backlog limit exceeded)"
+    assert "lost: backlog limit exceeded." in finding.detail
+    assert "2 messages, and suppressed 4400 more" in finding.detail
+    assert "not how many records were lost" in finding.detail
+
+
+def test_a_window_the_rate_limit_left_silent_keeps_the_cause_named_before():
+    finding = findings(losing(4.0), close=False)["lost-increasing"]
+    assert "lost: backlog limit exceeded" in finding.detail
+    assert "s before this window ended" in finding.detail
+
+
+def test_no_cause_named_says_so_without_guessing():
+    finding = findings(losing(1.0, logged_at=()))["lost-increasing"]
+    assert finding.title == "Audit records are being lost"
+    assert "No kernel log message named a cause" in finding.detail
+
+
+def test_an_unreadable_kernel_log_is_said_once_as_an_info_and_in_the_lost_finding():
+    why = "cannot read the kernel log (/dev/kmsg: Permission denied): loss causes need root"
+    system = replace(HEALTHY_SYSTEM, kernel_log_error=why)
+    quiet = findings(steady(system))
+    assert quiet["kernel-log-unreadable"].severity == "info"
+    assert why[1:] in quiet["kernel-log-unreadable"].detail
+    lost = findings(losing(1.0, logged_at=(), system=system))["lost-increasing"]
+    assert f"The cause is unknown: {why}." in lost.detail
+    assert "kernel-log-unreadable" not in findings(steady(HEALTHY_SYSTEM))
+
+
+# --- advice and units -----------------------------------------------------------------
+
+def test_the_lost_finding_suggests_a_limit_and_says_how_it_was_derived():
+    finding = findings(losing(1.0))["lost-increasing"]
+    # peak 65 + 900 lost over the window = 965 -> 1024
+    assert finding.remedy.startswith("auditctl -b 1024   # peak 65 + 900 lost")
+    assert "Suggested backlog_limit 1024, from the worst episode seen" in finding.detail
+    assert "backlog peak 65 + 900 records lost = 965" in finding.detail
+    backlog = findings(losing(1.0))["backlog-high"]
+    assert backlog.remedy == finding.remedy
+
+
+def test_no_limit_is_suggested_for_a_stopped_auditd():
+    stopped = replace(HEALTHY_SYSTEM, auditd=replace(HEALTHY_SYSTEM.auditd, state="T"))
+    finding = findings(losing(1.0, system=stopped))["lost-increasing"]
+    assert finding.remedy is None
+    assert "auditd is not reading at all" in finding.detail
+
+
+def test_waits_are_in_seconds_at_the_kernels_hz():
+    samples = [make_sample(i / 10, backlog_wait_time=15000, backlog_wait_time_actual=50 * i)
+               for i in range(10)]
+    finding = findings(samples)["backlog-wait"]
+    assert "(15000 jiffies (60 s at HZ 250))" in finding.detail
+    assert "2 s asleep per second (500 jiffies per second)" in finding.detail
+    unknown = replace(HEALTHY_SYSTEM, hz=None)
+    samples = [replace(s, system=unknown) for s in samples]
+    assert "15000 jiffies (HZ unknown)" in findings(samples)["backlog-wait"].detail
+
+
+def test_throttling_and_backlog_high_give_the_wait_in_seconds():
+    held = [replace(make_sample(i / 10, backlog=70, backlog_limit=64, backlog_wait_time=500),
+                    held_senders=1, held_for=1.5) for i in range(10)]
+    found = findings(held)
+    assert "(500 jiffies (2 s at HZ 250))" in found["kernel-throttling"].detail
+    assert "backlog_wait_time (500 jiffies (2 s at HZ 250))" in found["backlog-high"].detail
