@@ -275,9 +275,11 @@ class Settings:
                    keymap=MappingProxyType(keymap))
 
     def weigh(self, findings: Iterable[Finding]) -> list[Finding]:
-        """Findings with the [check] overrides applied, for `auditop check`: a finding
-        in `warn` or `crit` gets that severity; one in `ok` becomes info (shown,
-        never raising the state)."""
+        """Findings with the [check] overrides applied as severities: a finding in
+        `warn` or `crit` gets that severity; one in `ok` becomes info. `auditop
+        check` does not use this: it passes `check_weights` to
+        export/check.check_line, which weighs live trouble and configuration
+        risks apart (docs/check.md)."""
         weighed = []
         for finding in findings:
             weight = self.check_weights.get(finding.id)
