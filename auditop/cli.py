@@ -49,10 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         _check_usage(args)
     except UsageError as exc:
+        # The user's own text may hold line breaks; the message stays one line.
+        message = str(exc).replace("\r", "\\r").replace("\n", "\\n")
         if is_check:
-            print(f"AUDIT UNKNOWN - usage: {exc}")
+            print(f"AUDIT UNKNOWN - usage: {message}")
             return CHECK_UNKNOWN
-        print(f"{exc} (see auditop --help)", file=sys.stderr)
+        print(f"{message} (see auditop --help)", file=sys.stderr)
         return USAGE_ERROR
     from auditop.commands import run_check
     if args.reads_config:

@@ -141,7 +141,7 @@ def kernel_throttling(f: Facts) -> Finding | None:
     latest = f.history.latest
     held_now = latest.held_for if latest is not None and latest.throttled else 0.0
     held = max(held_now, window.held_for if window and window.held_senders else 0.0)
-    if held <= 0:
+    if held <= 0 or not _over_limit_or_silent(f, held):
         return None
     budget = f.status.backlog_wait_time if f.status else None
     return Finding(
@@ -153,6 +153,33 @@ def kernel_throttling(f: Facts) -> Finding | None:
         "answers before it makes the sender sleep. Raising backlog_limit above the backlog "
         "(auditctl -b) takes effect at once and is not held.",
     )
+
+
+def _over_limit_or_silent(f: Facts, held: float) -> bool:
+    """The kernel holds a sender only while the backlog is over its limit and
+    backlog_wait_time is not 0, so a sender that was merely slow (a busy
+    machine scheduling auditop's sender processes late) is no throttle. The
+    backlog must have been over the limit since the held send began (it may
+    read low now: kauditd moves the queue to its retry queue while senders
+    still sleep), or the kernel be silent, or the facts unknown."""
+    latest = f.history.latest
+    if latest is not None and latest.status is None:
+        return True
+    status = f.status
+    limit = status.backlog_limit if status else None
+    if limit is None:
+        return True
+    if limit == 0 or (status.backlog_wait_time == 0):  # unlimited, or no wait at all
+        return False
+    if latest is not None and latest.status.backlog is not None and latest.status.backlog > limit:
+        return True
+    since = (latest.time if latest is not None else 0.0) - held - f.history.interval
+    for window in reversed(f.history.windows):
+        if window.last.time < since:
+            break
+        if window.backlog_peak is not None and window.backlog_peak > limit:
+            return True
+    return False
 
 
 # --- the socket auditd has and the kernel log --------------------------------

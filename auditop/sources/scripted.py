@@ -221,13 +221,14 @@ def panic_mode(seed: int = 3, limit: int = 8192) -> Script:
     return step
 
 
-def auditd_stopped(seed: int = 4, limit: int = 64) -> Script:
-    """auditd got SIGSTOP: the backlog sits at limit + 1 and lost climbs."""
+def auditd_stopped(seed: int = 4, limit: int = 64, wait_time: int = 0) -> Script:
+    """auditd got SIGSTOP: the backlog sits at limit + 1 and lost climbs.
+    With a `wait_time` (jiffies) the kernel can hold senders (throttle())."""
     stopped = replace(AUDITD, state="T")
 
     def step(n: int) -> Sample:
         status = replace(HEALTHY_STATUS, backlog_limit=limit, backlog=limit + 1,
-                         lost=n * 900, backlog_wait_time=0)
+                         lost=n * 900, backlog_wait_time=wait_time)
         system = replace(HEALTHY_SYSTEM, auditd=stopped, rmem_default=SMALL_RMEM,
                          auditd_socket=_socket(SMALL_RMEM - 256, n * 40, SMALL_RMEM))
         logged = n % 50 == 1  # printk_ratelimit: a few messages every 5 s
@@ -239,11 +240,11 @@ def auditd_stopped(seed: int = 4, limit: int = 64) -> Script:
 def throttled(seed: int = 8, limit: int = 64) -> Script:
     """auditd stopped with backlog_wait_time 500 (2 s at HZ 250): the kernel
     answers auditop at once but then holds its sender, as every sender."""
-    base = auditd_stopped(seed, limit)
+    base = auditd_stopped(seed, limit, wait_time=500)
 
     def step(n: int) -> Sample:
         sample = base(n)
-        return replace(sample, status=replace(sample.status, backlog_wait_time=500,
+        return replace(sample, status=replace(sample.status,
                                               backlog_wait_time_actual=(n // 20) * 500),
                        held_senders=1 + n % 3, held_for=0.2 + (n % 20) * 0.1)
     return step

@@ -67,7 +67,7 @@ async def test_a_silent_kernel_is_reported_at_once_and_keys_still_work(tmp_path)
 
 
 async def test_a_throttling_kernel_keeps_real_values_on_screen(tmp_path):
-    source = ScriptedSource(auditd_stopped())
+    source = ScriptedSource(auditd_stopped(wait_time=500))  # the kernel may hold senders
     app = live_app(source, change_log=tmp_path / "log")
     async with app.run_test(size=(80, 24)) as pilot:
         assert await wait_for(pilot, lambda: len(app.history.windows) >= 1)

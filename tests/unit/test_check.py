@@ -79,11 +79,19 @@ def test_lost_rising_is_critical_and_named_first():
     assert line.startswith("AUDIT CRITICAL - Audit records are being lost")
 
 
+def test_a_slow_sender_on_an_idle_machine_stays_ok():
+    slow = [replace(make_sample(i / 10, system=STOCK, backlog_limit=64), held_senders=1,
+                    held_for=0.2) for i in range(10)]
+    assert checked(slow)[0][0] == OK
+
+
 def test_drops_and_throttling_are_warnings():
     drops = [make_sample(i / 10, drops=i) for i in range(10)]
     assert checked(drops)[0][0] == WARNING
-    held = [replace(make_sample(i / 10), held_senders=1, held_for=0.5) for i in range(10)]
-    assert checked(held)[0][0] == WARNING
+    held = [replace(make_sample(i / 10, backlog=8193), held_senders=1, held_for=0.5)
+            for i in range(10)]
+    (state, line), _ = checked(held, {"backlog-high": "ok"})  # critical on its own
+    assert state == WARNING and "Kernel is holding processes" in line
 
 
 @pytest.mark.parametrize("backlog, state", [(100, WARNING), (4096, WARNING), (4097, CRITICAL)])

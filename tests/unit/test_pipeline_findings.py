@@ -156,3 +156,35 @@ def test_throttling_and_backlog_high_give_the_wait_in_seconds():
     found = findings(held)
     assert "(500 jiffies (2 s at HZ 250))" in found["kernel-throttling"].detail
     assert "backlog_wait_time (500 jiffies (2 s at HZ 250))" in found["backlog-high"].detail
+
+
+def test_a_slow_sender_under_the_limit_is_no_throttle():
+    """The kernel holds senders only while the backlog is over its limit; on
+    a busy machine a sender process may just be scheduled late."""
+    slow = [replace(make_sample(i / 10, backlog=0, backlog_limit=64), held_senders=1,
+                    held_for=0.2) for i in range(10)]
+    assert "kernel-throttling" not in findings(slow)
+    unlimited = [replace(s, status=replace(s.status, backlog=900, backlog_limit=0))
+                 for s in slow]
+    assert "kernel-throttling" not in findings(unlimited)
+    over = [replace(s, status=replace(s.status, backlog=65)) for s in slow]
+    assert "kernel-throttling" in findings(over)
+    no_wait = [replace(s, status=replace(s.status, backlog_wait_time=0)) for s in over]
+    assert "kernel-throttling" not in findings(no_wait)  # the kernel sleeps 0 s
+    # held now, the newest answer over the limit, the closed window not yet
+    history = History(interval=1.0)
+    feed(history, slow)
+    history.flush()
+    history.add(replace(slow[-1], mono=1.5, status=replace(slow[-1].status, backlog=65)))
+    assert "kernel-throttling" in {f.id for f in evaluate(history)}
+
+
+def test_a_sender_held_since_the_backlog_was_over_the_limit_is_throttled():
+    """kauditd moves the queue to its retry queue: the backlog reads low
+    while senders the kernel put to sleep earlier still sleep."""
+    over = [make_sample(i / 10, backlog=65, backlog_limit=64) for i in range(10)]
+    low = [replace(make_sample(1 + i / 10, backlog=3, backlog_limit=64), held_senders=2,
+                   held_for=1.6) for i in range(10)]
+    assert "kernel-throttling" in findings(over + low)
+    later = [replace(s, time=s.time + 5, mono=s.mono + 5) for s in low]
+    assert "kernel-throttling" not in findings(over + later)  # over too long before
