@@ -87,14 +87,21 @@ def test_thresholds_and_check_weights_reach_check(xdg, scripted, capsys):
     # backlog_limit), a warning under a threshold of 4096.
     assert cli.main(["check", "--window", "0.3"]) == 0
     assert capsys.readouterr().out.startswith("AUDIT OK - ")
+    # A configuration risk is named, never raising the state (docs/check.md).
     xdg('[thresholds]\nq_depth = 4096\nbacklog_critical = 0.6\n')
-    assert cli.main(["check", "--window", "0.3"]) == 1
+    assert cli.main(["check", "--window", "0.3"]) == 0
     line = capsys.readouterr().out
-    assert line.startswith("AUDIT WARNING - auditd's plugin queue is small |")
+    assert line.startswith("AUDIT OK - audit backlog healthy; noted: q-depth-small |")
     assert ";4096;4915;" in line  # warn at 0.5 and crit at 0.6 of 8192, from the file
+    xdg('[check]\nwarn = ["q-depth-small"]\n')
+    assert cli.main(["check", "--window", "0.3"]) == 1
+    assert capsys.readouterr().out.startswith("AUDIT WARNING - auditd's plugin queue is small")
     xdg('[check]\ncrit = ["q-depth-small"]\n')
     assert cli.main(["check", "--window", "0.3"]) == 2
     assert capsys.readouterr().out.startswith("AUDIT CRITICAL - ")
+    # The command line wins over the file.
+    assert cli.main(["check", "--window", "0.3", "--ok", "q-depth-small"]) == 0
+    assert capsys.readouterr().out.startswith("AUDIT OK - ")
 
 
 def test_thresholds_reach_status_findings(xdg, scripted, capsys):

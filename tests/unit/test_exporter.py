@@ -83,7 +83,10 @@ def test_reading_rcvbuf_comes_from_the_socket_row_when_it_has_one():
     snap = replace(snapshot_of(make_sample(0.0)),
                    system=replace(HEALTHY_SYSTEM, auditd_socket=RowWithRcvbuf()))
     assert reading(snap, peak=None, hz=None).netlink_rcvbuf == 425_984
-    assert reading(snapshot_of(make_sample(0.0)), peak=None, hz=None).netlink_rcvbuf is None
+    no_sock_diag = replace(HEALTHY_SYSTEM, auditd_socket=replace(HEALTHY_SYSTEM.auditd_socket,
+                                                                 rcvbuf=None))
+    assert reading(snapshot_of(make_sample(0.0, system=no_sock_diag)), peak=None,
+                   hz=None).netlink_rcvbuf is None
 
 
 def test_without_a_peak_the_newest_backlog_stands_for_it():
