@@ -35,15 +35,12 @@ from auditop.core.errors import (AuditError, InvalidValue, NoAnswer, SendersHeld
                                  from_errno)
 from auditop.core.model import AuditStatus
 from auditop.kernel import wire
-from auditop.kernel.senders import REPORT, SenderPool
+from auditop.kernel.senders import HELD_AFTER, REPORT, SenderPool
 from auditop.probes.namespaces import in_initial_pid_namespace
 
 RECV_BUFFER = 65536
 DEFAULT_TIMEOUT = 2.0
 MAX_SENDERS = 6
-# A sender still in send() this long after its request went out is held by the
-# kernel (an answered request returns from send() in well under a millisecond).
-HELD_AFTER = 0.05
 
 
 class Pool(Protocol):

@@ -30,6 +30,10 @@ import time
 # Request: one FRAME-byte write (u32 length, the netlink message, padding), so
 # the child takes it in one read. Report: u32 sender, u32 seq, i32 errno.
 FRAME = 128
+# A sender still in send() this long after its request went out is held by the
+# kernel (an answered request returns from send() in well under a millisecond;
+# a busy machine can take a scheduler tick or two to run the sender again).
+HELD_AFTER = 0.1
 _LENGTH = struct.Struct("=I")
 REPORT = struct.Struct("=IIi")
 
@@ -109,7 +113,7 @@ class SenderPool:
         self._closed = False
 
     def send(self, message: bytes, seq: int, *, reserved: bool = False,
-             held_after: float = 0.05) -> Sender:
+             held_after: float = HELD_AFTER) -> Sender:
         """Hand `message` to an idle sender. Raises LookupError(held, longest)
         when `limit` senders (limit + 1 for `reserved`) are busy, or, while
         the kernel holds some, when this poll comes before its turn."""
@@ -136,7 +140,7 @@ class SenderPool:
             self._last_send = now
             return sender
 
-    def sent(self, ident: int, held_after: float = 0.05) -> None:
+    def sent(self, ident: int, held_after: float = HELD_AFTER) -> None:
         """A child reported that its send() returned."""
         with self._lock:
             if ident < len(self._senders):
@@ -148,7 +152,7 @@ class SenderPool:
                 sender.busy_since = None
                 sender.seq = None
 
-    def held(self, after: float = 0.05) -> tuple[int, float]:
+    def held(self, after: float = HELD_AFTER) -> tuple[int, float]:
         """(senders busy for longer than `after` seconds, the longest)."""
         now = self._clock()
         with self._lock:

@@ -44,6 +44,10 @@ class LiveSource:
             status, error = None, str(exc)
         end = time.monotonic()
         held, held_for = self._client.held()
+        if status is not None and not _can_hold(status):
+            # The kernel holds senders only while the backlog is over its
+            # limit: a sender slow to report on a busy machine is not held.
+            held, held_for = 0, 0.0
         causes, suppressed = self._causes.poll()
         return Sample(time=time.time(), mono=end, status=status,
                       system=self._read_system(end), error=error,
@@ -75,3 +79,10 @@ class LiveSource:
     def close(self) -> None:
         self._client.close()
         self._causes.close()
+
+
+def _can_hold(status) -> bool:
+    """Whether the kernel may be holding senders, going by this answer."""
+    limit, backlog = status.backlog_limit, status.backlog
+    return bool(limit and backlog is not None and backlog >= limit
+                and status.backlog_wait_time)
