@@ -166,8 +166,9 @@ class History:
         """Close the current window if its time is up, though no sample came:
         while the kernel holds the poller, windows still close on time."""
         if self._current and mono >= self._deadline - _EPSILON:
+            # Stamped at its deadline, not at the (later) moment of the check.
             last = self._current[-1]
-            return self._close(last.time + (mono - last.mono))
+            return self._close(last.time + (self._deadline - last.mono))
         return None
 
     def flush(self) -> Window | None:
