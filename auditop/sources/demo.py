@@ -34,7 +34,7 @@ from auditop.sources.simulator import (BIG_RMEM, BURST_SECONDS, HZ, ROTATE_SECON
                                        U32, WAIT_MAX, Panic, Pipeline, _Producer)
 
 SENDERS = 6  # auditop's live client sends from at most this many processes at once
-HELD_AFTER = 0.1  # a sender busy this long is held, as the live client counts it (kernel/senders.py)
+HELD_AFTER = 0.1  # a sender busy this long is held, as the live client (kernel/senders.py)
 
 @dataclass(frozen=True, slots=True)
 class DemoAction:

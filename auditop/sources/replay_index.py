@@ -26,9 +26,10 @@ def as_window(recorded: RecordedWindow) -> Window:
     """A recorded window as the Monitor's Window (version 1 lines, without
     per-counter spans, measured every counter over the window)."""
     held, held_for = recorded.held_senders or 0, recorded.held_for or 0.0
+    causes, suppressed = recorded.loss_causes or (), recorded.loss_suppressed or 0
     last = Sample(time=recorded.time, mono=recorded.time, status=recorded.status,
                   system=recorded.system, error=recorded.error, held_senders=held,
-                  held_for=held_for)
+                  held_for=held_for, loss_causes=causes, loss_suppressed=suppressed)
     span = recorded.seconds
 
     def spent(value: float | None) -> float:
@@ -41,7 +42,7 @@ def as_window(recorded: RecordedWindow) -> Window:
         netlink_drops_per_s=recorded.netlink_drops_per_s, wait_per_s=recorded.wait_per_s,
         error=recorded.error, lost_seconds=spent(recorded.lost_seconds),
         drops_seconds=spent(recorded.drops_seconds), wait_seconds=spent(recorded.wait_seconds),
-        held_senders=held, held_for=held_for)
+        held_senders=held, held_for=held_for, loss_causes=causes, loss_suppressed=suppressed)
 
 
 class Index:

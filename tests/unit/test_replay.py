@@ -86,13 +86,17 @@ def test_open_shows_the_first_window_before_reading_the_rest(story):
 
 
 def test_a_window_comes_back_as_the_monitor_would_have_made_it():
-    recorded = read_recording_one(v2())
+    line = v2()
+    line["window"].update(loss_causes={"backlog-limit": 3}, loss_suppressed=7)
+    recorded = read_recording_one(line)
     window = as_window(recorded)
     assert (window.end, window.seconds, window.backlog_peak) == (V1["time"], 1.0, 65)
     assert (window.lost, window.lost_per_s, window.netlink_drops_per_s) == (412000, 412000.0, 35.0)
     assert (window.held_senders, window.held_for) == (1, 1.5)
     assert (window.lost_seconds, window.drops_seconds, window.wait_seconds) == (1.0, 0.5, 1.0)
     assert window.status == recorded.status and window.system == recorded.system
+    assert window.loss_causes == (("backlog-limit", 3),) and window.loss_suppressed == 7
+    assert window.last.loss_causes == window.loss_causes
     assert window.last.status == recorded.status and window.last.time == V1["time"]
     old = as_window(read_recording_one(V1))  # version 1: spans are the window's
     assert (old.lost_seconds, old.drops_seconds, old.held_senders) == (1.0, 1.0, 0)
