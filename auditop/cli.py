@@ -28,6 +28,8 @@ CHECK_UNKNOWN = 3
 MIN_SECONDS, MAX_SECONDS = 0.1, 3600.0  # display windows and sampling spans
 MAX_DURATION = 366 * 24 * 3600.0  # a recording of a year is the longest we take
 FORMATS = ("text", "json", "prometheus")
+MIN_SPEED, MAX_SPEED = 0.01, 10_000.0  # replay --speed
+MIN_PLOT_WIDTH, MIN_PLOT_HEIGHT = 40, 12  # export/plot.py's MIN_WIDTH, MIN_HEIGHT
 # command-line dest -> setting name (auditop/config)
 SETTING_FLAGS = {"interval": "interval", "sample_rate": "sample_rate",
                  "read_only": "read_only", "listen": "exporter.listen"}
@@ -123,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
                         version=f"auditop {version('auditop')}")
     _sampling_options(parser, default=None)
     _read_only_option(parser, default=None)
+    parser.add_argument("--demo", action="store_true",
+                        help="a simulated machine: no root, no kernel touched (try it)")
     parser.set_defaults(run=commands.run_tui, reads_config=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
@@ -169,8 +173,43 @@ def _parser() -> argparse.ArgumentParser:
                         help="file to write (default: a new file in the state directory)")
     record.add_argument("--duration", type=_seconds(MIN_SECONDS, MAX_DURATION), default=None,
                         help="seconds to record (default: until interrupted)")
+    record.add_argument("--demo", action="store_true",
+                        help="record the demo's tour of every incident, no root needed "
+                             "(ends after its panic)")
     _sampling_options(record, default=argparse.SUPPRESS)
     record.set_defaults(run=commands.run_record)
+
+    replay = sub.add_parser("replay", help="the TUI over a recording, at its own pace")
+    replay.add_argument("file", type=Path, help="a file written by `auditop record`")
+    replay.add_argument("--speed", type=_seconds(MIN_SPEED, MAX_SPEED), default=1.0,
+                        help=f"times the recording's pace ({MIN_SPEED:g} to {MAX_SPEED:g}, "
+                             "default 1)")
+    replay.set_defaults(run=commands.run_replay)
+
+    plot = sub.add_parser("plot", help="a recording's backlog peak against the limit and "
+                          "lost records per second, as text")
+    plot.add_argument("file", type=Path, help="a file written by `auditop record`")
+    plot.add_argument("--output", "-o", type=Path,
+                      help="write plain text to this file (an incident report)")
+    plot.add_argument("--width", type=_count(MIN_PLOT_WIDTH, 1000),
+                      help="columns (default: the terminal's)")
+    plot.add_argument("--height", type=_count(MIN_PLOT_HEIGHT, 1000),
+                      help="lines (default: the terminal's)")
+    plot.set_defaults(run=commands.run_plot)
+
+    web = sub.add_parser("web", help="serve the TUI to a browser (a classroom view); never "
+                         "offers kernel changes")
+    shown = web.add_mutually_exclusive_group()
+    shown.add_argument("--demo", action="store_true", help="serve the demo")
+    shown.add_argument("--replay", type=Path, metavar="FILE", help="serve a replay of FILE")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only)")
+    web.add_argument("--port", type=_count(1, 65535), default=8000,
+                     help="port (default 8000)")
+    web.add_argument("--public-url", metavar="URL",
+                     help="the URL browsers use, when it is not http://HOST:PORT "
+                          "(--host 0.0.0.0, a proxy)")
+    web.set_defaults(run=commands.run_web)
 
     exporter = sub.add_parser("exporter", help="Prometheus metrics: an HTTP /metrics "
                               "endpoint, or a textfile for node_exporter (docs/fleet.md)")
@@ -235,6 +274,19 @@ def _check_overrides(args: argparse.Namespace) -> dict[str, str]:
                                for weight in ("warning", "critical", "ok")})
     except BadIds as exc:
         raise UsageError(f"auditop check: {exc}") from None
+
+
+def _count(low: int, high: int):
+    """An argparse type: a whole number in [low, high]."""
+    def parse(text: str) -> int:
+        if not (text.isdigit() and len(text) <= 9):
+            raise argparse.ArgumentTypeError(f"not a whole number: {text[:32]!r}")
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number from {low} to {high}, not {text[:32]!r}")
+        return value
+    return parse
 
 
 def _seconds(low: float, high: float):

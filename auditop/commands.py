@@ -24,8 +24,33 @@ TEXTFILE_EVERY_S = 15.0  # Prometheus' default scrape interval
 # -- the TUI ------------------------------------------------------------------
 
 def run_tui(args: argparse.Namespace) -> int:
+    if args.demo:
+        from auditop.offline import demo_tui
+        return demo_tui(args.settings)
     from auditop.tui.app import run  # Textual only when the TUI is wanted
     return run(args.settings)
+
+
+# -- no kernel: replay, plot, web (auditop/offline.py) ---------------------------
+
+def run_replay(args: argparse.Namespace) -> int:
+    from auditop.offline import replay
+    return replay(args.file, speed=args.speed, settings=args.settings)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from auditop.offline import plot
+    return plot(args.file, output=args.output, width=args.width, height=args.height)
+
+
+def run_web(args: argparse.Namespace) -> int:
+    from auditop.offline import web
+    try:
+        return web(demo=args.demo, replay_file=args.replay, host=args.host, port=args.port,
+                   public_url=args.public_url)
+    except OSError as exc:  # the address is in use, or not this machine's
+        raise AuditError(f"web: cannot listen on {args.host}:{args.port}: "
+                         f"{exc.strerror or exc}") from None
 
 
 # -- sampling ---------------------------------------------------------------
@@ -169,6 +194,8 @@ def run_record(args: argparse.Namespace) -> int:
     if path is None:
         from auditop.paths import state_dir
         path = state_dir() / time.strftime("record-%Y%m%d-%H%M%S.jsonl")
+    if args.demo:
+        return _record_demo(settings, path, args.duration)
     source = _live_source()
     try:
         source.poll()  # fail here, before any file exists, if the kernel refuses
@@ -186,6 +213,19 @@ def run_record(args: argparse.Namespace) -> int:
         return 1
     finally:
         source.close()
+    print(path)
+    return 0
+
+
+def _record_demo(settings, path, duration: float | None) -> int:
+    from auditop.offline import record_demo
+    try:
+        with open(path, "a", encoding="utf-8") as out:
+            print(f"recording the demo to {path}", file=sys.stderr)
+            record_demo(out, settings=settings, duration=duration)
+    except OSError as exc:
+        print(f"auditop: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return 1
     print(path)
     return 0
 

@@ -24,6 +24,17 @@ DEFAULT_KEYS: dict[str, str] = {
     "quit": "q", "help": "question_mark", "pause": "p", "double": "plus",
     "halve": "minus", "exact": "b", "restore": "u",
     "interval.shorter": "left_square_bracket", "interval.longer": "right_square_bracket",
+    "plot": "g",
+    # auditop --demo (DEMO_ACTIONS in auditop/sources/demo.py, and the tour)
+    "demo.flood": "f", "demo.burst": "o", "demo.bursts": "e", "demo.stall": "s",
+    "demo.disk": "d", "demo.rotate": "l", "demo.kill": "k", "demo.restart": "a",
+    "demo.rmem": "m", "demo.wait": "w", "demo.failure": "c", "demo.reset": "r",
+    "demo.tour": "t",
+    # auditop replay (auditop/tui/modes.py)
+    "replay.back": "left", "replay.forward": "right", "replay.next": "n",
+    "replay.previous": "N", "replay.slower": "less_than_sign",
+    "replay.faster": "greater_than_sign", "replay.start": "shift+left",
+    "replay.end": "shift+right",
 }
 KEYMAP_IDS: tuple[str, ...] = tuple(DEFAULT_KEYS)
 # Keys the screen needs for something else; a keymap may not take them.

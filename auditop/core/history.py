@@ -40,7 +40,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from auditop.core.losses import RECENT_SECONDS, Causes, add_causes
 from auditop.core.model import AuditStatus, Sample, SystemInfo
@@ -252,8 +252,13 @@ def forecast_seconds_to_full(history: History, last: int = 5) -> float | None:
     peak against time); 0.0 when already there; None when not rising, when
     the limit is 0 (unlimited) or when either is unknown."""
     status = history.last_answered.status if history.last_answered else None
+    return forecast_from(list(history.windows)[-last:], status)
+
+
+def forecast_from(recent: Sequence[Window], status: AuditStatus | None) -> float | None:
+    """forecast_seconds_to_full over these windows and the newest status
+    (a replay has windows but no History)."""
     limit = status.backlog_limit if status else None
-    recent = list(history.windows)[-last:]
     points = [(w.last.mono, w.backlog_peak) for w in recent if w.backlog_peak is not None]
     if not limit or len(points) < 2:
         return None

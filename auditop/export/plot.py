@@ -18,7 +18,8 @@ import os
 import re
 import threading
 import time
-from typing import Any, Protocol, Sequence, TextIO
+from dataclasses import dataclass
+from typing import Any, Iterable, Protocol, Sequence, TextIO
 
 MIN_WIDTH, MIN_HEIGHT = 40, 12
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -36,13 +37,30 @@ class PlotWindow(Protocol):
     def status(self) -> Any: ...  # anything with .backlog_limit, or None
 
 
+@dataclass(frozen=True, slots=True)
+class PlotPoint:
+    """One window reduced to what a plot reads (a replay keeps these, not windows)."""
+
+    time: float
+    backlog_peak: int | None
+    lost_per_s: float | None
+    backlog_limit: int | None
+
+
+def window_points(windows: Iterable[Any]) -> list[PlotPoint]:
+    """The Monitor's Windows (core/history.py) as points, at their close."""
+    return [PlotPoint(w.end, w.backlog_peak, w.lost_per_s,
+                      w.status.backlog_limit if w.status is not None else None)
+            for w in windows]
+
+
 def color_wanted(stream: TextIO, environ: dict[str, str] | None = None) -> bool:
     """Colour for a terminal, none for a file or when NO_COLOR is set (no-color.org)."""
     environ = os.environ if environ is None else environ
     return not environ.get("NO_COLOR") and stream.isatty()
 
 
-def plot_text(windows: Sequence[PlotWindow], width: int = 80, height: int = 24,
+def plot_text(windows: Sequence[PlotWindow | PlotPoint], width: int = 80, height: int = 24,
               color: bool = False, *, title: str | None = None) -> str:
     """The plot, `height` lines of `width` columns; for fewer than two
     windows (nothing to draw over time) a one-line message instead."""
@@ -63,7 +81,9 @@ def plot_text(windows: Sequence[PlotWindow], width: int = 80, height: int = 24,
     return _draw(columns, start, end, width, height, color, title[:width].center(width))
 
 
-def _limit(window: PlotWindow) -> int | None:
+def _limit(window: PlotWindow | PlotPoint) -> int | None:
+    if isinstance(window, PlotPoint):
+        return window.backlog_limit
     status = window.status
     return getattr(status, "backlog_limit", None) if status is not None else None
 

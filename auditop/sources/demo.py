@@ -1,19 +1,18 @@
-"""A simulated audit pipeline: every incident auditop exists to show, without root.
+"""The demo: every incident auditop exists to show, on a simulated machine, without root.
 
-    producers --door: backlog_limit, rate_limit, backlog_wait_time--> main queue (`backlog`)
-    kauditd   --send, timeout HZ/10; on timeout Drops + 1, record to the retry queue--> socket
-    auditd    --drains its socket (rmem bytes) at a rate: slower while rotating or stalled,
-                not at all while stopped
+DemoSource is a Source (poll, set, close) over the simulated pipeline of
+simulator.py (producers, backlog, kauditd, auditd's socket, auditd).
+poll() returns at once, integrating the pipeline up to now. The clock, the
+wall clock and the seed are injectable: a test steps time exactly and gets
+the same samples every run.
 
-DemoSource is a Source (poll, set, close). poll() returns at once: it
-integrates the pipeline from the previous call to now in steps of at most
-10 ms (what is older than 10 s in a long gap, in coarser steps), so
-the result barely depends on how often it is polled. The clock, the wall
-clock and the seed are injectable: a test steps time exactly and gets the
-same samples every run. Figures (rates, 1 011 bytes of socket memory per
-record, the queue reaching 65 of 64, one drop per 100 ms send attempt) follow
-the real-kernel measurements in docs/scenarios.md; the kernel's rules follow
-kernel-audit-reference.md sections 3, 4 and 8.
+auditop's own senders are simulated too: while the queue is over its limit
+and backlog_wait_time is not 0, the kernel holds the sender of every request
+for up to backlog_wait_time, after answering it (kernel-audit-reference.md
+section 8). A poll then answers at once, as the live source's does, and its
+Sample says how many of auditop's senders (at most SENDERS, as many as the
+live client allows itself) the kernel holds and the longest for how long;
+they go free when the budget is spent or the queue is back under its limit.
 
 The demo controls (flood, burst, stop auditd, ...) are methods; DEMO_ACTIONS
 lists them for a UI with a key each, and perform(action_id) runs one and
@@ -23,8 +22,6 @@ says what it did. Nothing here touches the real kernel.
 from __future__ import annotations
 
 import functools
-import math
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -32,46 +29,12 @@ from typing import Callable
 
 from auditop.core.changes import SetAck
 from auditop.core.errors import AuditError, InvalidValue
-from auditop.core.model import (FAILURE_MODES, SETTABLE_FIELDS, AuditdConfig, AuditdProcess, AuditStatus,
-                                NetlinkSocketRow, Sample, SystemInfo)
-from auditop.sources.demo_log import DemoKernelLog
+from auditop.core.model import FAILURE_MODES, SETTABLE_FIELDS, Sample
+from auditop.sources.simulator import (BIG_RMEM, BURST_SECONDS, HZ, ROTATE_SECONDS, SMALL_RMEM,
+                                       U32, WAIT_MAX, Panic, Pipeline, _Producer)
 
-HZ = 250
-MAX_STEP = 0.010  # seconds integrated at once
-FINE_SPAN = 10.0  # the newest seconds of a gap between polls, in MAX_STEP steps
-COARSE_STEPS = 500  # whatever is older than that, in at most this many steps
-SEND_TIMEOUT = HZ // 10 / HZ  # kauditd's netlink send timeout (since 5.16), in seconds
-RECORD_BYTES = 1_011  # socket memory per record: 5 056 bytes per 5-record event, measured
-SMALL_RMEM = 212_992  # a fresh kernel's net.core.rmem_default
-BIG_RMEM = 8 * 1024 * 1024
-BASELINE_RATE = 5.0  # records/s on an idle machine with a few rules
-PRODUCER_RATE = 200_000.0  # records/s of one process opening a file in a loop
-CPU_RATE = 450_000.0  # records/s all flooding processes together can make
-AUDITD_RATE = 30_000.0  # records/s a healthy auditd reads and writes
-ROTATE_RATE, ROTATE_SECONDS = 2_000.0, 3.0  # while auditd rotates its logs
-DISK_RATE, DISK_PERIOD = 150.0, 0.5  # a stalled disk: a batch every half second
-BURST_SECONDS = 0.15
-WAIT_MAX = 10 * 60 * HZ  # the kernel refuses a longer backlog_wait_time
-U32 = 2**32
-FIRST_PID = 812
-FIRST_INODE = 40_000
-MEM_TOTAL = 8 * 1024**3
-
-CONFIG = AuditdConfig(
-    path="/etc/audit/auditd.conf", flush="incremental_async", freq=50, log_format="ENRICHED",
-    q_depth=2000, overflow_action="SYSLOG", priority_boost=4, active_plugins=())
-
-IDLE, RETRY, MAIN = "idle", "retry", "main"  # where kauditd is in its loop
-
-
-@dataclass(frozen=True, slots=True)
-class Panic:
-    """failure = 2 met its first lost record: the simulated machine is down."""
-
-    time: float  # wall clock
-    mono: float
-    reason: str  # as the kernel's panic message: "audit: backlog limit exceeded"
-
+SENDERS = 6  # auditop's live client sends from at most this many processes at once
+HELD_AFTER = 0.1  # a sender busy this long is held, as the live client (kernel/senders.py)
 
 @dataclass(frozen=True, slots=True)
 class DemoAction:
@@ -82,7 +45,7 @@ class DemoAction:
 
 DEMO_ACTIONS: tuple[DemoAction, ...] = (
     DemoAction("demo.flood", "f", "flood on/off: two processes open a file in a loop"),
-    DemoAction("demo.burst", "x", "one 150 ms flood"),
+    DemoAction("demo.burst", "o", "one 150 ms flood"),
     DemoAction("demo.bursts", "e", "a 150 ms flood every second, on/off"),
     DemoAction("demo.stall", "s", "stop / resume auditd (SIGSTOP / SIGCONT)"),
     DemoAction("demo.disk", "d", "auditd's disk stalls / recovers"),
@@ -92,12 +55,48 @@ DEMO_ACTIONS: tuple[DemoAction, ...] = (
     DemoAction("demo.rmem", "m", "net.core.rmem_default 212992 <-> 8 MiB"),
     DemoAction("demo.wait", "w", "backlog_wait_time 0 <-> 500 jiffies (2 s)"),
     DemoAction("demo.failure", "c", "failure mode 1 -> 2 -> 0 -> 1"),
-    DemoAction("demo.reset", "z", "reset: reboot the simulated machine"),
+    DemoAction("demo.reset", "r", "reset: reboot the simulated machine"),
 )
 
 
-class _Panicked(Exception):
-    pass
+@dataclass(frozen=True, slots=True)
+class TourStep:
+    at: float  # seconds after the tour starts
+    says: str  # what it shows, for a notice
+    calls: tuple[tuple[str, tuple], ...]  # DemoSource methods and their arguments
+
+
+# Each seed incident in turn, in under a minute (a teacher's `t`, `record --demo`).
+TOUR: tuple[TourStep, ...] = (
+    TourStep(2.0, "auditd stopped under a flood: the backlog sits at its limit, records are "
+             "lost, auditd's socket is overrun (netlink drops)",
+             (("stop_auditd", ()), ("flood", (True,)))),
+    TourStep(9.0, "auditd resumed, the flood over: the backlog drains, nothing more is lost",
+             (("flood", (False,)), ("resume_auditd", ()))),
+    TourStep(13.0, "a 150 ms flood every second: a 1 Hz reader sees an empty backlog, the "
+             "peaks reach the limit", (("bursts", (True,)),)),
+    TourStep(21.0, "backlog_wait_time 500 (2 s), auditd stopped, a flood: processes and "
+             "auditop's own senders are held instead of records lost",
+             (("bursts", (False,)), ("set", ("backlog_wait_time", 500)),
+              ("stop_auditd", ()), ("flood", (True, 12)))),
+    TourStep(30.0, "back to normal: auditd resumed, backlog_wait_time 0",
+             (("flood", (False,)), ("resume_auditd", ()), ("set", ("backlog_wait_time", 0)))),
+    TourStep(35.0, "failure = 2 and a flood with auditd stopped: the first lost record "
+             "panics the machine", (("set_failure", (2,)), ("stop_auditd", ()),
+                                    ("flood", (True,)))),
+)
+
+
+def take_tour(source: DemoSource, since: float, until: float) -> list[str]:
+    """Run the tour's steps due in [since, until) seconds after its start;
+    what each showed."""
+    said = []
+    for step in TOUR:
+        if since <= step.at < until:
+            for name, args in step.calls:
+                getattr(source, name)(*args)
+            said.append(step.says)
+    return said
 
 
 def _control(method: Callable[..., str]) -> Callable[..., str]:
@@ -110,74 +109,21 @@ def _control(method: Callable[..., str]) -> Callable[..., str]:
     return run
 
 
-@dataclass(slots=True)
-class _Producer:
-    """A process that logs records; asleep in audit_log_start while held."""
-
-    kind: str  # "baseline", "flood" or "burst"
-    active: bool = True  # a flooding process that is still looping
-    carry: float = 0.0  # fraction of a record not yet made
-    pending: int = 0  # the record it holds while asleep at the door (0 or 1)
-    held_since: float | None = None  # start of the current sleep
-    budget: float = 0.0  # seconds of backlog_wait_time left for the pending record
-
-
-class DemoSource:
-    """The simulated kernel, kauditd and auditd. Thread-safe: the sampler
-    polls from its thread while a UI calls the controls."""
+class DemoSource(Pipeline):
+    """The simulated kernel, kauditd and auditd as a Source. Thread-safe:
+    the sampler polls from its thread while a UI calls the controls."""
 
     def __init__(self, *, seed: int = 1, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, backlog_limit: int = 64,
                  backlog_wait_time: int = 0, rate_limit: int = 0, failure: int = 1,
                  rmem_default: int = SMALL_RMEM, rmem_max: int = SMALL_RMEM) -> None:
-        self._clock = clock
-        self._rng = random.Random(seed)
         self._lock = threading.RLock()
-        self._initial = dict(backlog_limit=backlog_limit, backlog_wait_time=backlog_wait_time,
-                             rate_limit=rate_limit, failure=failure, rmem_default=rmem_default,
-                             rmem_max=rmem_max)
-        now = clock()
-        self._offset = wall_clock() - now  # wall = mono + offset
-        self._next_pid, self._next_inode = FIRST_PID, FIRST_INODE
         self.closed = False
-        self._boot(now)
-
-    # -- state ---------------------------------------------------------------------
-
-    def _boot(self, now: float) -> None:
-        s = self._initial
-        self._t = now
-        self._limit, self._wait = s["backlog_limit"], s["backlog_wait_time"]
-        self._rate_limit, self._failure = s["rate_limit"], s["failure"]
-        self._rmem_default, self._rmem_max = s["rmem_default"], s["rmem_max"]
-        self._lost = self._wait_actual = 0
-        self._log = DemoKernelLog()
-        self._main = self._retry = 0  # records in the main and retry queues
-        self._phase, self._attempt, self._k_now = IDLE, None, now
-        self._cycle_failed = False
-        self._rate_start, self._rate_count = now, 0
-        self._panic: Panic | None = None
-        self._frozen: tuple[AuditStatus, SystemInfo] | None = None
-        self._flooding, self._flood_n = False, 2
-        self._burst_until = -math.inf
-        self._bursts_from: float | None = None  # start of the first periodic burst
-        self._rotate_until = -math.inf
-        self._disk_stall = False
-        self._producers = [_Producer("baseline"), _Producer("burst")]
-        self._pid = 0
-        self._start_auditd(now)
-
-    def _start_auditd(self, now: float) -> None:
-        """A new auditd registers at once; its socket takes rmem_default now."""
-        self._pid = self._auditd_pid = self._next_pid
-        self._next_pid += 1_430
-        self._inode, self._next_inode = self._next_inode, self._next_inode + 1
-        self._alive, self._stopped = True, False
-        self._rcvbuf = self._rmem_default
-        self._socket = self._drops = 0  # records queued in auditd's socket, overruns
-        self._congested = False
-        self._read_credit, self._read_left = 0.0, 0
-        self._auditd_started = now + self._offset
+        self._senders: list[float] = []  # when each sender the kernel holds was sent
+        super().__init__(seed=seed, clock=clock, wall_clock=wall_clock,
+                         backlog_limit=backlog_limit, backlog_wait_time=backlog_wait_time,
+                         rate_limit=rate_limit, failure=failure, rmem_default=rmem_default,
+                         rmem_max=rmem_max)
 
     # -- the Source protocol ----------------------------------------------------------
 
@@ -185,9 +131,24 @@ class DemoSource:
         with self._lock:
             now = self._advance()
             status, system = self._frozen or (self._status(), self._system(now))
+            held, longest = self._hold_sender(now)
             causes, suppressed = self._log.drain()
             return Sample(time=now + self._offset, mono=now, status=status, system=system,
-                          poll_seconds=0.0002, loss_causes=causes, loss_suppressed=suppressed)
+                          poll_seconds=0.0002, held_senders=held, held_for=longest,
+                          loss_causes=causes, loss_suppressed=suppressed)
+
+    def _hold_sender(self, now: float) -> tuple[int, float]:
+        """This poll's sender, held after its answer while the queue is over
+        the limit: (senders held now, the longest hold so far in seconds)."""
+        budget = self._wait / HZ
+        if self._panic is not None or not self._over_limit() or not budget:
+            self._senders = []  # woken: the queue drained (or nobody is held)
+            return 0, 0.0
+        self._senders = [sent for sent in self._senders if now - sent < budget]
+        if len(self._senders) < SENDERS:
+            self._senders.append(now)
+        held = [sent for sent in self._senders if now - sent >= HELD_AFTER]
+        return len(held), (now - held[0]) if held else 0.0
 
     def set(self, field: str, value: int) -> SetAck:
         with self._lock:
@@ -324,254 +285,5 @@ class DemoSource:
 
     def _toggle_wait(self) -> str:
         old = self._wait
-        return f"backlog_wait_time {old} -> {self.set('backlog_wait_time', 0 if old else 500).value}"
-
-    # -- integration ------------------------------------------------------------------
-
-    def _advance(self) -> float:
-        """Integrate up to the clock's now. The newest FINE_SPAN seconds go
-        in MAX_STEP steps; anything older (a long gap between polls) in at
-        most COARSE_STEPS steps, so a poll after an hour costs what one
-        after 10 s costs and still ends in the right state."""
-        now = self._clock()
-        if self._panic is not None or now <= self._t:  # frozen, or no time has passed
-            self._t = max(now, self._t)
-            return self._t
-        fine_from = max(self._t, now - FINE_SPAN)
-        try:
-            if fine_from > self._t:
-                self._integrate(fine_from, COARSE_STEPS)
-            self._integrate(now, math.ceil((now - self._t) / MAX_STEP - 1e-9))
-        except _Panicked:
-            self._frozen = (self._status(), self._system(self._t))
-            self._t = now
-        return now
-
-    def _integrate(self, end: float, steps: int) -> None:
-        start = self._t
-        for i in range(1, steps + 1):
-            t1 = end if i == steps else start + (end - start) * i / steps
-            self._step(self._t, t1)
-            self._t = t1
-
-    def _step(self, t0: float, t1: float) -> None:
-        self._auditd_reads(t0, t1)
-        self._kauditd(t0, t1)
-        self._produce(t0, t1)
-        self._kauditd(t0, t1)
-
-    def _auditd_reads(self, t0: float, t1: float) -> None:
-        """What auditd reads this step: first what is queued in its socket,
-        then, as they arrive, records kauditd sends during the step."""
-        self._read_left = 0
-        if not self._alive or self._stopped:
-            return
-        if self._disk_stall:  # blocked in write(); a batch gets through now and then
-            batches = math.floor(t1 / DISK_PERIOD) - math.floor(t0 / DISK_PERIOD)
-            credit = self._read_credit + batches * DISK_RATE * DISK_PERIOD
-        else:
-            rate = ROTATE_RATE if t0 < self._rotate_until else AUDITD_RATE
-            credit = self._read_credit + rate * (t1 - t0) * self._rng.uniform(0.9, 1.1)
-        whole = int(credit)
-        self._read_credit = credit - whole
-        taken = min(self._socket, whole)
-        self._socket -= taken
-        self._read_left = whole - taken
-        if self._socket == 0:
-            self._congested = False  # netlink_rcv_wake: clears only on an empty queue
-
-    def _room(self) -> int:
-        """Records auditd's socket takes now without making kauditd wait."""
-        if self._congested:
-            return 0
-        free = max(0, (self._rcvbuf - self._socket * RECORD_BYTES) // RECORD_BYTES)
-        return free + self._read_left
-
-    def _deliver(self, count: int) -> None:
-        read = min(count, self._read_left)
-        self._read_left -= read
-        self._socket += count - read
-
-    def _over_limit(self) -> bool:
-        return bool(self._limit) and self._main > self._limit
-
-    def _kauditd(self, t0: float, t1: float) -> None:
-        """kauditd's loop: retry queue, then main queue, then wake a waiter.
-        A send to a full socket waits SEND_TIMEOUT, then counts an overrun
-        (Drops) and moves the record to the retry queue."""
-        now = max(t0, self._k_now)
-        while True:
-            if self._pid and not self._alive and self._main:
-                self._pid = 0  # the delivery is refused: the kernel forgets auditd
-            if not self._pid:  # no auditd: records go to printk and are freed, not lost
-                self._main = self._retry = 0
-                self._phase, self._attempt = IDLE, None
-                self._wake(now, everyone=True)
-                return
-            room = self._room()
-            if self._attempt is not None:
-                source, deadline = self._attempt
-                if room == 0 and deadline > t1:
-                    return  # still waiting for room
-                self._attempt = None
-                if room == 0:
-                    now = self._k_now = deadline
-                    self._drops += 1  # netlink_overrun(): sets CONGESTED too
-                    self._congested = True
-                    self._cycle_failed = True
-                    self._send_failed(source, now)
-                    continue
-            if self._phase == IDLE:
-                if not self._main:
-                    return  # kauditd sleeps until the main queue has a record
-                self._phase, self._cycle_failed = RETRY, False
-            if self._phase == RETRY:
-                moved = min(self._retry, room)
-                self._retry -= moved
-                self._deliver(moved)
-                room -= moved
-                if self._retry:
-                    self._attempt = (RETRY, now + SEND_TIMEOUT)
-                    return
-                self._phase = MAIN
-            moved = min(self._main, room)
-            self._main -= moved
-            self._deliver(moved)
-            if self._main:
-                self._attempt = (MAIN, now + SEND_TIMEOUT)
-                return
-            self._end_cycle(now)
-            return
-
-    def _send_failed(self, source: str, now: float) -> None:
-        if source == RETRY:  # requeued on the retry queue (-EAGAIN); on to the main queue
-            self._phase = MAIN
-            return
-        # The failed record and the rest of the main queue go to the retry queue,
-        # which holds at most backlog_limit records.
-        moving, self._main = self._main, 0
-        room = moving if not self._limit else max(0, self._limit - self._retry)
-        self._retry += min(moving, room)
-        self._lose(moving - min(moving, room), "kauditd retry queue overflow", now)
-        self._end_cycle(now)
-
-    def _end_cycle(self, now: float) -> None:
-        """wake_up(&audit_backlog_wait) wakes one exclusive waiter; cycles
-        that delivered everything are so fast that all waiters get through."""
-        self._phase = IDLE
-        self._wake(now, everyone=not self._cycle_failed)
-
-    def _wake(self, now: float, everyone: bool) -> None:
-        held = sorted((p for p in self._producers if p.held_since is not None),
-                      key=lambda p: p.held_since)
-        for producer in held if everyone else held[:1]:
-            self._resume(producer, now)
-
-    def _resume(self, producer: _Producer, now: float) -> None:
-        slept = min(now - producer.held_since, producer.budget)
-        self._wait_actual = (self._wait_actual + round(slept * HZ)) % U32
-        producer.budget -= slept
-        producer.held_since = None
-        if not self._over_limit():
-            return  # its pending record goes through the door next
-        if producer.budget > 1e-9:
-            producer.held_since = now  # still full: sleeps again on what is left
-        else:
-            producer.pending = 0
-            self._lose(1, "backlog limit exceeded", now)
-
-    def _rate(self, producer: _Producer, t0: float) -> float:
-        if producer.kind == "baseline":
-            return BASELINE_RATE
-        if producer.kind == "flood":
-            return min(PRODUCER_RATE, CPU_RATE / self._flood_n) if producer.active else 0.0
-        bursting = t0 < self._burst_until or (
-            self._bursts_from is not None and (t0 - self._bursts_from) % 1.0 < BURST_SECONDS)
-        return PRODUCER_RATE if bursting else 0.0
-
-    def _arrivals(self, producer: _Producer, rate: float, dt: float) -> int:
-        mean = rate * dt
-        if mean < 1.0:  # rare records: a coin per step
-            return 1 if self._rng.random() < mean else 0
-        made = producer.carry + mean * self._rng.uniform(0.95, 1.05)
-        count = int(made)
-        producer.carry = made - count
-        return count
-
-    def _door(self) -> float:
-        """Records the main queue admits this step: up to limit + 1 (the
-        kernel checks `backlog > limit` before queueing) plus what kauditd
-        passes straight on to auditd's socket."""
-        if not self._pid or not self._alive:
-            return math.inf
-        through = 0 if self._attempt is not None else max(0, self._room() - self._retry)
-        if not self._limit:
-            return math.inf
-        if self._main > self._limit:
-            return 0
-        return self._limit + 1 - self._main + through
-
-    def _produce(self, t0: float, t1: float) -> None:
-        door = self._door()
-        if self._rate_limit and t0 - self._rate_start >= 1.0:
-            self._rate_start, self._rate_count = t0, 0
-        producers = self._producers
-        first = self._rng.randrange(len(producers))
-        for producer in producers[first:] + producers[:first]:
-            if producer.held_since is not None:
-                if producer.held_since + producer.budget > t1:
-                    continue  # asleep in audit_log_start
-                self._resume(producer, producer.held_since + producer.budget)
-            made = producer.pending + self._arrivals(producer, self._rate(producer, t0), t1 - t0)
-            producer.pending = 0
-            if not made:
-                continue
-            admitted = int(min(made, door))
-            refused = made - admitted  # found the queue over its limit
-            if self._rate_limit:  # audit_log_end: records over the rate are lost
-                allowed = min(admitted, max(0, self._rate_limit - self._rate_count))
-                self._rate_count += allowed
-                self._lose(admitted - allowed, "rate limit exceeded", t0)
-                admitted = allowed
-            door -= admitted
-            self._main += admitted
-            if not refused:
-                producer.budget = 0.0
-            elif self._wait == 0:
-                self._lose(refused, "backlog limit exceeded", t0)
-            else:  # the producer sleeps with its record; it makes no more meanwhile
-                producer.pending, producer.held_since = 1, t0
-                producer.budget = producer.budget or self._wait / HZ
-
-    def _lose(self, count: int, reason: str, when: float) -> None:
-        if count <= 0:
-            return
-        self._log.lost(reason, count, when, self._failure)
-        if self._failure == 2:
-            self._lost = (self._lost + 1) % U32
-            self._panic = Panic(time=when + self._offset, mono=when, reason=f"audit: {reason}")
-            raise _Panicked
-        self._lost = (self._lost + count) % U32
-
-    # -- the sample -------------------------------------------------------------------
-
-    def _status(self) -> AuditStatus:
-        return AuditStatus(
-            enabled=1, failure=self._failure, pid=self._pid, rate_limit=self._rate_limit,
-            backlog_limit=self._limit, lost=self._lost, backlog=self._main,
-            feature_bitmap=0x7F, backlog_wait_time=self._wait,
-            backlog_wait_time_actual=self._wait_actual)
-
-    def _system(self, now: float) -> SystemInfo:
-        process = socket = None
-        if self._alive:
-            state = "T" if self._stopped else "D" if self._disk_stall else "S"
-            process = AuditdProcess(pid=self._auditd_pid, name="auditd", state=state,
-                                    start_time=self._auditd_started)
-            socket = NetlinkSocketRow(portid=self._auditd_pid, groups=0,
-                                      rmem=self._socket * RECORD_BYTES, drops=self._drops,
-                                      inode=self._inode, rcvbuf=self._rcvbuf)
-        return SystemInfo(rmem_default=self._rmem_default, rmem_max=self._rmem_max,
-                          auditd=process, auditd_socket=socket,
-                          config=CONFIG if self._alive else None, mem_total=MEM_TOTAL,
-                          read_at=now, hz=HZ)
+        new = self.set("backlog_wait_time", 0 if old else 500).value
+        return f"backlog_wait_time {old} -> {new}"

@@ -109,6 +109,12 @@ def iter_recording(path: str | os.PathLike[str]) -> Iterator[RecordedWindow | st
     """Stream the recording: each window, or a problem ("line N: why") for
     each line skipped. Raises NotARecording (at once for an unreadable or
     binary file, else once it is clear no line is a window)."""
+    return (item for _, item in scan_recording(path))
+
+
+def scan_recording(path: str | os.PathLike[str]) -> Iterator[tuple[int, RecordedWindow | str]]:
+    """iter_recording, each item with the byte offset of its line (a
+    replay seeks back to it with WindowReader)."""
     def refuse(why: str) -> NotARecording:
         return NotARecording(f"{os.fspath(path)}: not an auditop recording: {why}")
 
@@ -122,7 +128,7 @@ def iter_recording(path: str | os.PathLike[str]) -> Iterator[RecordedWindow | st
     first: tuple[int, _Damaged] | None = None
     newest, all_newer = 0, True  # is every unreadable line of a newer format?
     with stream:
-        for line_no, raw, complete in _lines(stream):
+        for line_no, offset, raw, complete in _lines(stream):
             try:
                 obj = _parse(raw, complete, line_no)
                 if obj is None:
@@ -140,12 +146,12 @@ def iter_recording(path: str | os.PathLike[str]) -> Iterator[RecordedWindow | st
                     all_newer = False
                 if not found and tried >= PROBE_LINES:
                     break
-                yield f"line {line_no}: {damage}"
+                yield offset, f"line {line_no}: {damage}"
                 continue
             tried += 1
             found += 1
-            yield window
-            yield from (f"line {line_no}: {note}" for note in notes)
+            yield offset, window
+            yield from ((offset, f"line {line_no}: {note}") for note in notes)
     if found:
         return
     if first is None:
@@ -157,18 +163,44 @@ def iter_recording(path: str | os.PathLike[str]) -> Iterator[RecordedWindow | st
     raise refuse(f"no line is a window (line {line_no}: {damage})")
 
 
-def _lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None, bool]]:
-    """(line number, its bytes or None when longer than MAX_LINE, whether it
-    ended with a newline)."""
-    line_no = 0
+class WindowReader:
+    """Reads single windows back by the offsets scan_recording gave, sharing
+    repeated parts between reads like the scan does. Not thread-safe."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._stream = open(path, "rb")
+        self._decoder = _Decoder()
+
+    def read(self, offset: int, line_no: int) -> RecordedWindow | None:
+        """The window on the line at `offset`; None if that line is no longer
+        one (the file changed since it was scanned)."""
+        self._stream.seek(offset)
+        raw = self._stream.readline(MAX_LINE + 1)
+        try:
+            obj = _parse(raw if len(raw) <= MAX_LINE else None, raw.endswith(b"\n"), line_no)
+            return None if obj is None else self._decoder.window(obj, line_no)[0]
+        except _Damaged:
+            return None
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes | None, bool]]:
+    """(line number, its byte offset, its bytes or None when longer than
+    MAX_LINE, whether it ended with a newline)."""
+    line_no = offset = 0
     while raw := stream.readline(MAX_LINE + 1):
         line_no += 1
+        start = offset
+        offset += len(raw)
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
             while raw and not raw.endswith(b"\n"):  # skip the rest of it
                 raw = stream.readline(MAX_LINE + 1)
-            yield line_no, None, True
+                offset += len(raw)
+            yield line_no, start, None, True
             continue
-        yield line_no, raw, raw.endswith(b"\n")
+        yield line_no, start, raw, raw.endswith(b"\n")
 
 
 def _no_constant(name: str) -> None:

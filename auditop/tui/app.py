@@ -1,12 +1,15 @@
-"""The live TUI: `auditop` with no arguments.
+"""The TUI: `auditop` (live), `auditop --demo` and `auditop replay FILE`.
 
 Data flows one way:
 
     Monitor (its own threads: sampling, History, findings) --Snapshotted--> View -> widgets
+    or ReplayPlayer (a recording's windows, at its pace)   --Snapshotted--> View -> widgets
 
-The app renders the snapshots the Monitor posts and nothing else: a steady
-screen costs a message per window. Changes (backlog_limit) are proposed by
-keys (core/changes.py), confirmed in a dialog (twice, naming the panic, when
+The app renders the snapshots it is posted and nothing else: a steady
+screen costs a message per window. Live and demo run a Monitor over their
+source (the kernel, the simulator); a replay gives the app its player
+instead (`player=`), and the keys of each mode come from tui/modes.py.
+Changes (backlog_limit) are proposed by keys (core/changes.py), confirmed in a dialog (twice, naming the panic, when
 failure = 2 and the change can lose records), applied on a thread worker by
 the Monitor's change path, read back from the kernel's next answer, notified
 and logged.
@@ -36,29 +39,42 @@ from auditop.core.model import Sample
 from auditop.core.monitor import Monitor, Snapshot
 from auditop.core.sampler import DEFAULT_RATE_HZ
 from auditop.core.source import Source
-from auditop.tui.messages import ChangeApplied, ChangeFailed, MonitorFailed, Snapshotted
+from auditop.export.plot import PlotPoint, window_points
+from auditop.sources.demo import DemoSource
+from auditop.sources.replay import ReplayPlayer
+from auditop.tui.messages import (ChangeApplied, ChangeFailed, MonitorFailed, Notice,
+                                  Snapshotted)
+from auditop.tui.modes import (DEMO_ACTION_NAMES, DEMO_BINDINGS, DEMO_PREFIX,
+                               REPLAY_ACTION_NAMES, REPLAY_BINDINGS, REPLAY_PREFIX,
+                               ModeActions, mode_of)
 from auditop.tui.screens.confirm import ConfirmScreen, PanicConfirmScreen
 from auditop.tui.screens.fatal import FatalScreen
 from auditop.tui.screens.finding import FindingScreen
 from auditop.tui.screens.help import HelpScreen, help_rows
+from auditop.tui.screens.plot import PlotScreen
 from auditop.tui.screens.value import ValueScreen
 from auditop.tui.view import View, build_view
 from auditop.tui.widgets.charts import Charts
 from auditop.tui.widgets.findings import FindingsList, finding_detail
+from auditop.tui.widgets.keys import ModeKeys
 from auditop.tui.widgets.summary import Banner, Summary, TitleBar
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0)  # display interval steps for [ and ]
 CHANGE_ACTIONS = frozenset({"double", "halve", "exact", "restore"})
+WINDOW_KEYS = Binding.Group("window")
 
 
-class AuditopApp(App[int]):
+class AuditopApp(ModeActions, App[int]):
     """Watch the audit backlog; steer backlog_limit.
 
     Inject either `source` or `source_factory` (called on the sampler's
     thread; an AuditError from it shows the fatal screen), or the
-    `startup_error` that kept the caller from making a source. `clock` is the wall clock of
-    the title line; `preload` samples are added to History before the first
-    paint (screenshots); `autostart=False` runs no sampler at all.
+    `startup_error` that kept the caller from making a source; or, for a
+    replay, an opened `player` instead of any source. `demo=True` with a
+    DemoSource adds the demo's keys. `clock` is the wall clock of the title
+    line (a replay shows the recording's); `preload` samples are added to
+    History before the first paint (screenshots); `autostart=False` runs no
+    sampler (or player) at all.
     """
 
     CSS_PATH = "auditop.tcss"
@@ -81,12 +97,16 @@ class AuditopApp(App[int]):
                 id="exact"),
         Binding("u", "restore", "undo", tooltip="propose restoring the backlog_limit "
                 "auditop found at start", id="restore"),
-        Binding("left_square_bracket", "interval(-1)", "faster",
+        Binding("left_square_bracket", "interval(-1)", "shorter",
                 tooltip="shorter display interval (0.5, 1, 2, 5, 10 s)",
-                id="interval.shorter"),
-        Binding("right_square_bracket", "interval(1)", "slower",
+                id="interval.shorter", group=WINDOW_KEYS),
+        Binding("right_square_bracket", "interval(1)", "longer",
                 tooltip="longer display interval (0.5, 1, 2, 5, 10 s)",
-                id="interval.longer"),
+                id="interval.longer", group=WINDOW_KEYS),
+        Binding("g", "plot", "plot", tooltip="a full-screen chart of the history so far",
+                id="plot"),
+        *DEMO_BINDINGS,
+        *REPLAY_BINDINGS,
     ]
 
     def __init__(self, *, source: Source | None = None,
@@ -97,10 +117,16 @@ class AuditopApp(App[int]):
                  preload: Sequence[Sample] = (), autostart: bool = True,
                  startup_error: AuditError | None = None,
                  keymap: Mapping[str, str] | None = None,
-                 backlog_limit_step: int = 2) -> None:
+                 backlog_limit_step: int = 2, demo: bool = False,
+                 player: ReplayPlayer | None = None) -> None:
         super().__init__()
-        if source is None and source_factory is None and startup_error is None:
-            raise ValueError("give a source or a source_factory")
+        if (source is None and source_factory is None and startup_error is None
+                and player is None):
+            raise ValueError("give a source, a source_factory or a player")
+        if demo and not isinstance(source, DemoSource):
+            raise ValueError("demo mode runs on a DemoSource")
+        self.demo: DemoSource | None = source if demo else None
+        self.player = player
         self.source = source
         self._source_factory = source_factory
         self._interval = interval
@@ -127,6 +153,10 @@ class AuditopApp(App[int]):
         """The Monitor's History (read it; only the Monitor's thread writes it)."""
         return self.monitor.history
 
+    @property
+    def mode(self) -> str:
+        return "replay" if self.player else "demo" if self.demo else "live"
+
     # -- layout ------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -137,11 +167,25 @@ class AuditopApp(App[int]):
         with Horizontal(id="lower"):
             yield FindingsList(id="findings")
             yield Static("", id="finding-detail")
+        if self.mode != "live":
+            prefix = DEMO_PREFIX if self.demo else REPLAY_PREFIX
+            yield ModeKeys(prefix, self.mode, id="mode-keys")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         if self._user_keymap:
             self.set_keymap(self._user_keymap)  # the footer and the help show these keys
+        if self.player is not None:
+            self.player.attach(
+                on_snapshot=lambda snapshot: self.post_message(Snapshotted(snapshot)),
+                on_failure=lambda error: self.post_message(
+                    MonitorFailed(as_audit_error(error))),
+                on_notice=lambda text: self.post_message(Notice(text)))
+            self.snapshot = self.player.snapshot()
+            self._refresh_view()
+            if self._autostart:
+                self.player.start()
+            return
         if self._startup_error is None and self.source is None:
             try:
                 self.source = self._source_factory()
@@ -157,6 +201,8 @@ class AuditopApp(App[int]):
             on_failure=lambda error: self.post_message(MonitorFailed(as_audit_error(error))))
         self.snapshot = self.monitor.add(self._preload)
         self._refresh_view()
+        if self.demo is not None:
+            self.check_demo_panic()  # a preloaded demo may have panicked already
         if self._autostart:
             self.monitor.start()
 
@@ -166,6 +212,14 @@ class AuditopApp(App[int]):
     def _on_snapshot(self, message: Snapshotted) -> None:
         self.snapshot = message.snapshot
         self._refresh_view()
+        if self.demo is not None:
+            self.check_demo_panic()
+        if isinstance(self.screen, PlotScreen):
+            self.screen.redraw()
+
+    @on(Notice)
+    def _on_notice(self, message: Notice) -> None:
+        self.notify(message.text, title=self.mode, timeout=5)
 
     @on(MonitorFailed)
     def _on_monitor_failed(self, message: MonitorFailed) -> None:
@@ -177,12 +231,16 @@ class AuditopApp(App[int]):
         if self.snapshot is None:
             return
         blocked = self._change_blocked()
-        view = build_view(self.snapshot, now=self.clock(), paused=self.paused,
-                          read_only=self.read_only, blocked=blocked)
+        replay = self.player.state if self.player else None
+        latest = self.snapshot.latest
+        view = build_view(self.snapshot, paused=replay.paused if replay else self.paused,
+                          now=latest.time if replay and latest else self.clock(),
+                          read_only=self.read_only, blocked=blocked,
+                          demo=self.demo is not None, replay=replay)
         self.view = view
         self.query_one(TitleBar).view = view
         self.query_one(Banner).view = view
-        if not self.paused:
+        if replay is not None or not self.paused:  # a paused replay still steps
             self.query_one(Summary).view = view
             self.query_one(Charts).view = view
             self.query_one(FindingsList).show(view.findings)
@@ -198,6 +256,8 @@ class AuditopApp(App[int]):
     # -- what may be done now -----------------------------------------------------------
 
     def _change_blocked(self) -> str | None:
+        if self.player is not None:
+            return "replay: no kernel changes"
         if self.read_only:
             return "read-only (--read-only)"
         if self.denied:
@@ -212,6 +272,12 @@ class AuditopApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action != "quit" and isinstance(self.screen, (ModalScreen, FatalScreen)):
             return False  # a dialog is open: its own keys only
+        if action in DEMO_ACTION_NAMES and self.demo is None:
+            return False  # a demo key: not here
+        if action in REPLAY_ACTION_NAMES and self.player is None:
+            return False
+        if action == "interval" and self.player is not None:
+            return False  # a recording's windows are as they were recorded
         if action in CHANGE_ACTIONS and self._change_blocked():
             return None  # shown, dimmed: the title line says why
         return True
@@ -220,11 +286,27 @@ class AuditopApp(App[int]):
 
     def action_help(self) -> None:
         # Asked now, while this screen's bindings are the active ones.
-        self.push_screen(HelpScreen(help_rows(self.BINDINGS, self)))
+        self.push_screen(HelpScreen(help_rows(self.mode_bindings(), self)))
+
+    def mode_bindings(self) -> list[Binding]:
+        """The keys of this mode: those of every mode, and its own."""
+        return [b for b in self.BINDINGS if mode_of(b) in (None, self.mode)
+                and not (self.player is not None and b.action.startswith("interval"))]
 
     def action_pause(self) -> None:
+        if self.player is not None:
+            self.player.toggle_pause()  # the replay itself stops; its snapshot says so
+            return
         self.paused = not self.paused
         self._refresh_view()
+
+    def action_plot(self) -> None:
+        self.push_screen(PlotScreen(self._plot_points))
+
+    def _plot_points(self) -> list[PlotPoint]:
+        if self.player is not None:
+            return [PlotPoint(*point) for point in self.player.plot_points()]
+        return window_points(self.snapshot.windows if self.snapshot else ())
 
     def action_interval(self, direction: int) -> None:
         now = self.snapshot.interval
@@ -357,6 +439,8 @@ class AuditopApp(App[int]):
         # Neither waits: a poll the kernel holds is a child process's problem.
         if self.monitor is not None:
             self.monitor.stop()
+        if self.player is not None:
+            self.player.stop()
         if self.source is not None:
             self.source.close()
 

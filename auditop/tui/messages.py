@@ -45,3 +45,11 @@ class ChangeFailed(Message):
     proposal: Proposal
     error: AuditError
     logged: str | None = None
+
+
+@dataclass
+class Notice(Message):
+    """A line for the user from a player (a replay's step went past the end,
+    damaged lines were skipped): shown as a notice."""
+
+    text: str

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from auditop.core.model import Sample
-from auditop.sources.scripted import EPOCH, SCENARIOS, ScriptedSource, samples, silence
+from auditop.sources.demo import DemoSource
+from auditop.sources.replay import ReplayPlayer
+from auditop.sources.scripted import (EPOCH, PERIOD, SCENARIOS, ScriptedSource, samples,
+                                      silence)
 from auditop.tui.app import AuditopApp
 
 SECONDS = 60  # of scripted history before the picture
@@ -42,10 +47,69 @@ def scenario_samples(name: str, seconds: float = SECONDS) -> list[Sample]:
     return samples(name, seconds)
 
 
+class SteppedClock:
+    """The demo's clock, stepped by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def simulated(name: str, seconds: float = SECONDS) -> tuple[DemoSource, list[Sample]]:
+    """The demo's simulator (seeded, on a stepped clock) and its samples:
+    healthy for a third of `seconds`, then auditd stopped under a flood
+    ("demo-overflow"), and for "demo-panic" with failure = 2."""
+    clock = SteppedClock()
+    source = DemoSource(clock=clock, wall_clock=lambda: EPOCH)
+    polled = []
+    for step in range(round(seconds / PERIOD)):
+        if step == round(seconds / 3 / PERIOD):
+            source.stop_auditd()
+            if name == "demo-panic":
+                source.set_failure(2)
+            source.flood(True)
+        clock.now += PERIOD
+        polled.append(source.poll())
+    return source, polled
+
+
+def recording(path: Path, scenario: str = "overflow", seconds: float = SECONDS) -> Path:
+    """What `auditop record` writes over `seconds` of a scripted scenario."""
+    from auditop.core.monitor import Monitor
+    from auditop.export.json import window_object
+
+    lines: list[str] = []
+    monitor = Monitor(ScriptedSource(SCENARIOS[scenario]()), on_window=lambda window, snap:
+                      lines.append(json.dumps(window_object(window, snap.findings))))
+    monitor.add(samples(scenario, seconds))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def replay_app(path: Path) -> AuditopApp:
+    """The app over a replay of `path`, read whole, paused at its first
+    window, no thread running."""
+    player = ReplayPlayer(path, paused=True)
+    player.open()
+    player.index()
+    return AuditopApp(player=player, autostart=False)
+
+
 def demo_app(name: str, *, read_only: bool = False, change_log: Path | None = None,
              seconds: float = SECONDS) -> AuditopApp:
     """The app on `name`'s first `seconds`, no sampler running: the picture
-    depends on nothing but the script."""
+    depends on nothing but the script (or the seeded simulator)."""
+    if name == "replay":
+        with tempfile.TemporaryDirectory(prefix="auditop-shot-") as folder:
+            # the player keeps the file open: it reads on after the name is gone
+            return replay_app(recording(Path(folder) / "overflow.jsonl", seconds=seconds))
+    if name.startswith("demo-"):
+        source, polled = simulated(name, seconds)
+        return AuditopApp(source=source, demo=True, preload=polled, autostart=False,
+                          clock=fixed_clock, read_only=read_only,
+                          change_log=change_log or Path(os.devnull))
     script = SCENARIOS["healthy" if name == "not-answering" else name]()
     return AuditopApp(source=ScriptedSource(script), preload=scenario_samples(name, seconds),
                       autostart=False, clock=fixed_clock, read_only=read_only,
@@ -67,6 +131,9 @@ SHOTS = (
     Shot("throttled", "throttled"),
     Shot("confirm", "overflow", ("plus",)),
     Shot("help", "healthy", ("question_mark",)),
+    Shot("demo-overflow", "demo-overflow"),
+    Shot("demo-panic", "demo-panic"),
+    Shot("replay", "replay", ("n", "n", "right")),
 )
 
 

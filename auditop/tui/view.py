@@ -14,6 +14,7 @@ from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.model import AuditStatus, SystemInfo
 from auditop.core.monitor import Snapshot
+from auditop.sources.replay import ReplayState
 
 # Beyond this a "rising" backlog is noise, not a forecast worth a line.
 FORECAST_HORIZON = 900.0
@@ -42,6 +43,8 @@ class View:
     answered_at: float | None = None  # wall clock of the newest answer
     held_senders: int = 0  # of auditop's senders, how many the kernel holds asleep now
     held_for: float = 0.0  # the longest, seconds
+    demo: bool = False  # the simulated machine of `auditop --demo`
+    replay: ReplayState | None = None  # `auditop replay`: where in the recording
 
     @property
     def throttled(self) -> bool:
@@ -57,7 +60,9 @@ class View:
 
 
 def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
-               blocked: str | None) -> View:
+               blocked: str | None, demo: bool = False,
+               replay: ReplayState | None = None) -> View:
+    """`now` is the wall clock of the title line: in a replay, the recording's."""
     windows = snapshot.windows[-CHART_WINDOWS:]
     status = snapshot.status
     window = snapshot.window
@@ -88,4 +93,6 @@ def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
         answered_at=snapshot.last_answered.time if snapshot.last_answered else None,
         held_senders=snapshot.held_senders,
         held_for=snapshot.held_for,
+        demo=demo,
+        replay=replay,
     )

@@ -393,3 +393,88 @@ def test_fewer_flooders_flood_less():
     source.flood(True, producers=1)
     samples = run(source, clock, 2)[5:]
     assert 150_000 <= per_s(samples, lost) <= 220_000  # one process: 200 000 records a second
+
+
+def test_samples_say_the_kernel_holds_auditops_senders_while_throttling():
+    """With backlog_wait_time 500 and the queue over its limit, every poll's
+    sender is held up to 2 s after its answer: the samples say how many
+    (at most the live client's six) and for how long; none with wait 0."""
+    source, clock = demo(backlog_wait_time=500)
+    run(source, clock, 1)
+    assert {(s.held_senders, s.held_for) for s in run(source, clock, 1)} == {(0, 0.0)}
+    source.stop_auditd()
+    source.flood(True, producers=12)
+    samples = run(source, clock, 4, every=0.1)
+    held = [s for s in samples if s.held_senders]
+    assert len(held) >= 0.7 * len(samples)
+    assert all(s.status.backlog > LIMIT for s in held)  # held only over the limit
+    assert max(s.held_senders for s in samples) == 6  # never more than the live client's six
+    assert all(s.held_for <= 500 / HZ + 1e-9 for s in samples)
+    assert max(s.held_for for s in samples) >= 1.5  # the oldest of six, up to the 2 s budget
+    source.flood(False)
+    source.resume_auditd()
+    run(source, clock, 2.5)
+    assert {(s.held_senders, s.held_for) for s in run(source, clock, 1)} == {(0, 0.0)}
+
+    unheld, clock = demo(backlog_wait_time=0)
+    unheld.stop_auditd()
+    unheld.flood(True)
+    assert all(s.held_senders == 0 for s in run(unheld, clock, 2))
+
+
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_the_panic_freezes_a_queue_the_kernel_could_hold(seed):
+    """auditd stopped with its socket empty: in the step of the panic the
+    door admits what kauditd passes on to the socket; the frozen backlog is
+    never more than limit + 1."""
+    source, clock = demo(seed=seed)
+    run(source, clock, 2)
+    source.stop_auditd()
+    source.set_failure(2)
+    run(source, clock, 2)
+    source.flood(True)
+    frozen = run(source, clock, 1)[-1]
+    assert source.panicked is not None
+    assert frozen.status.backlog <= LIMIT + 1 and frozen.status.lost == 1
+    assert frozen.system.auditd_socket.rmem > 0.9 * SMALL_RMEM  # what was in flight
+
+
+def test_the_tour_shows_every_seed_incident_in_under_a_minute():
+    """The tour (`t` in the demo, `record --demo`) against the same shapes
+    as the tests above: overflow with lost records and netlink drops, then
+    recovery, bursts a 1 Hz reader misses, throttled senders, the panic."""
+    from auditop.sources.demo import TOUR, take_tour
+
+    source, clock = demo()
+    start, said, samples = clock.now, [], []
+    while clock.now - start < TOUR[-1].at + 2:
+        since = clock.now - start
+        clock.now += 0.05
+        said += take_tour(source, since, clock.now - start)
+        samples.append(source.poll())
+    assert said == [step.says for step in TOUR]
+
+    def phase(a, b):
+        return [s for s in samples if a <= s.mono - start < b]
+    stall = phase(3, 9)
+    assert sum(s.status.backlog == LIMIT + 1 for s in stall) >= 0.9 * len(stall)
+    assert 200_000 <= per_s(stall, lost) <= 500_000 and 7 <= per_s(stall, drops) <= 11
+    recovered = phase(11, 13)
+    assert max(s.status.backlog for s in recovered) <= 5 and per_s(recovered, lost) == 0
+    bursts = phase(14, 21)
+    assert max(s.status.backlog for s in bursts) == LIMIT + 1
+    assert sum(s.status.backlog <= 5 for s in bursts) >= 0.5 * len(bursts)
+    throttled = phase(23, 30)
+    assert max(s.held_senders for s in throttled) == 6
+    assert per_s(throttled, lost) < 0.05 * per_s(stall, lost)  # held instead of lost
+    normal = phase(32, 35)
+    assert per_s(normal, lost) == 0 and max(s.held_senders for s in normal) == 0
+    assert source.panicked is not None
+    assert TOUR[-1].at <= source.panicked.mono - start < TOUR[-1].at + 1 < 60
+
+
+def test_the_demo_counts_a_held_sender_as_the_live_client_does():
+    from auditop.kernel.senders import HELD_AFTER as LIVE
+    from auditop.sources.demo import HELD_AFTER, SENDERS
+    from auditop.kernel.client import MAX_SENDERS
+    assert (HELD_AFTER, SENDERS) == (LIVE, MAX_SENDERS)

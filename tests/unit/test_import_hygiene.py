@@ -33,3 +33,26 @@ def test_pure_modules_import_neither_textual_nor_pyroute2(module):
 def test_headless_cli_does_not_pay_for_textual():
     assert "textual" not in loaded_after_import("auditop.cli")
     assert "pyroute2" not in loaded_after_import("auditop.cli")
+
+
+@pytest.mark.parametrize("module", ["auditop.sources.replay", "auditop.sources.demo",
+                                    "auditop.sources.simulator", "auditop.offline"])
+def test_replay_and_demo_import_neither_textual_nor_pyroute2(module):
+    assert not loaded_after_import(module) & {"textual", "pyroute2", "plotext", "rich",
+                                              "aiohttp", "textual_serve"}
+
+
+def test_record_demo_and_plot_never_import_textual_or_pyroute2(tmp_path):
+    """The headless commands that need no kernel pay for neither: run them
+    and look at what they imported."""
+    code = (
+        "import sys, runpy\n"
+        "from auditop import cli\n"
+        f"cli.main(['record', '--demo', '--duration', '1.5', '-o', {str(tmp_path / 'd.jsonl')!r}])\n"
+        f"cli.main(['plot', {str(tmp_path / 'd.jsonl')!r}, '--width', '60', '--height', '20'])\n"
+        "print('MODULES', ' '.join(sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, timeout=60).stdout
+    loaded = {name.split(".")[0] for name in out.split("MODULES", 1)[1].split()}
+    assert "plotext" in loaded  # the plot was drawn
+    assert not loaded & {"textual", "pyroute2", "aiohttp", "textual_serve"}

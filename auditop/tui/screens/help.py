@@ -30,7 +30,10 @@ ABOUT = (
     "process that talks to audit, auditop too: the screen says THROTTLED and the "
     "values stay real. When the kernel stops answering at all, the screen says so "
     "and keeps the last values, marked STALE. Changes are proposed, confirmed, "
-    "applied, read back from the kernel's next answer and logged to the change log."
+    "applied, read back from the kernel's next answer and logged to the change log. "
+    "With --demo all this runs on a simulated machine (its keys act on it; nothing "
+    "real is touched); a replay shows a recording's windows as they were, at its "
+    "own pace, and changes nothing."
 )
 
 

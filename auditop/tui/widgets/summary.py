@@ -61,21 +61,44 @@ def _item(text: str, style: str = "") -> Content:
     return Content.from_markup(f"[{style}]{escape(text)}[/]" if style else escape(text))
 
 
-def title_content(view: View) -> Content:
-    """`auditop  12:00:01  window 1 s @ 10 Hz  PAUSED  STALE  changes off: ...`"""
-    parts = [_item("auditop", "b"), _item(clock_text(view.now)),
-             _item(f"window {view.interval:g} s @ {view.sample_rate:g} Hz")]
+def title_content(view: View, width: int | None = None) -> Content:
+    """`auditop  12:00:01  window 1 s @ 10 Hz  PAUSED  STALE  changes off: ...`;
+    a replay gives the recording's date and time, where it is and how fast.
+    What does not fit in `width` goes, the window and rate first."""
+    replay = view.replay
+    parts = [(_item("auditop", "b"), 0)]
+    if view.demo:
+        parts.append((_item(" DEMO ", "reverse b $accent"), 0))
+    if replay is not None:  # the recording's day, unless there is no room for it
+        parts.append((_item(time.strftime("%Y-%m-%d", time.localtime(view.now))), 1))
+    parts += [(_item(clock_text(view.now)), 0),
+              (_item(f"window {view.interval:g} s @ {view.sample_rate:g} Hz"), 2)]
+    if replay is not None:
+        more = "" if replay.complete else "+"
+        parts.append((_item(f"{replay.position + 1}/{replay.known}{more} at "
+                            f"{replay.speed:g}x"), 0))
     if view.paused:
-        parts.append(_item(" PAUSED ", "reverse b"))
+        parts.append((_item(" PAUSED " if not (replay and replay.at_end) else " END ",
+                            "reverse b"), 0))
     if view.stale:
-        parts.append(_item(" STALE ", "reverse $warning"))
+        parts.append((_item(" STALE ", "reverse $warning"), 0))
     elif view.throttled:
-        parts.append(_item(" THROTTLED ", "reverse $warning"))
-    if view.read_only:
-        parts.append(_item("read-only", "$warning"))
+        parts.append((_item(" THROTTLED ", "reverse $warning"), 0))
+    if replay is not None:
+        parts.append((_item("replay: no kernel changes", "$warning"), 0))
+    elif view.demo and not view.blocked:
+        parts.append((_item("a simulated machine: nothing real is touched", "$text-muted"), 1))
+    elif view.read_only:
+        parts.append((_item("read-only", "$warning"), 1))
     elif view.blocked:
-        parts.append(_item(f"changes off: {view.blocked}", "$warning"))
-    return Content("  ").join(parts)
+        parts.append((_item(f"changes off: {view.blocked}", "$warning"), 1))
+    while width is not None and len(parts) > 1 and (
+            sum(p.cell_length for p, _ in parts) + 2 * (len(parts) - 1) > width):
+        drop = max(range(len(parts)), key=lambda i: (parts[i][1], i))
+        if parts[drop][1] == 0:
+            break
+        del parts[drop]
+    return Content("  ").join(p for p, _ in parts)
 
 
 def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
@@ -253,7 +276,7 @@ def _duration(seconds: float) -> str:
 
 class TitleBar(ViewWidget):
     def render_view(self, view: View) -> Content:
-        return title_content(view)
+        return title_content(view, self.content_size.width or None)
 
 
 class Summary(ViewWidget):
