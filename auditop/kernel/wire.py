@@ -8,18 +8,17 @@ be tested with byte fixtures; the socket lives in client.py.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, nlmsg
 
 from auditop.core.model import SETTABLE_FIELDS, STATUS_FIELDS, AuditStatus
 from auditop.core.errors import ProtocolError, from_errno
+from auditop.probes import frames
+from auditop.probes.frames import NLMSG_HDRLEN, Message
 
 NETLINK_AUDIT = 9
 AUDIT_GET = 1000
 AUDIT_SET = 1001
-NLMSG_HDRLEN = 16
-_HEADER = struct.Struct("=IHHII")  # len, type, flags, seq, portid
 
 # AUDIT_STATUS_* bits of `mask`, for the fields auditop may set.
 SET_MASK = {"rate_limit": 0x08, "backlog_limit": 0x10, "backlog_wait_time": 0x20}
@@ -66,13 +65,6 @@ class audit_ack(nlmsg):
     fields = (("error", "i"),)
 
 
-class Message(NamedTuple):
-    type: int
-    flags: int
-    seq: int
-    data: bytes  # the whole message, header included
-
-
 def encode_get(seq: int) -> bytes:
     request = bytearray(_GET_TEMPLATE)
     _SEQ.pack_into(request, 8, seq)
@@ -97,22 +89,8 @@ def encode_set(seq: int, field: str, value: int) -> bytes:
 
 
 def split(data: bytes) -> list[Message]:
-    """Cut one datagram into netlink messages, refusing any that lie about
-    their length."""
-    messages = []
-    offset = 0
-    while offset < len(data):
-        if len(data) - offset < NLMSG_HDRLEN:
-            raise ProtocolError(
-                f"truncated netlink header: {len(data) - offset} bytes")
-        length, mtype, flags, seq, _ = _HEADER.unpack_from(data, offset)
-        if length < NLMSG_HDRLEN or offset + length > len(data):
-            raise ProtocolError(
-                f"netlink message length {length} does not fit the "
-                f"{len(data) - offset} bytes received")
-        messages.append(Message(mtype, flags, seq, data[offset:offset + length]))
-        offset += (length + 3) & ~3  # NLMSG_ALIGN
-    return messages
+    """Cut one datagram into netlink messages (ProtocolError if one lies)."""
+    return frames.split(data, ProtocolError)
 
 
 def decode_status(message: Message) -> AuditStatus:

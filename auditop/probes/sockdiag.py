@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from auditop.probes.frames import NLMSG_HDRLEN, messages
+
 from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, nlmsg
 
 AF_NETLINK = 16
@@ -61,8 +63,6 @@ RECV_BUFFER = 65536
 DEFAULT_TIMEOUT = 1.0
 MAX_DATAGRAMS = 1024  # a dump of every audit socket is a handful; stop a runaway
 
-NLMSG_HDRLEN = 16
-_HEADER = struct.Struct("=IHHII")  # len, type, flags, seq, portid
 _NLA_HEADER = struct.Struct("=HH")  # nla_len, nla_type
 _NLA_TYPE_MASK = 0x3FFF  # strip NLA_F_NESTED / NLA_F_NET_BYTEORDER
 _ERRNO = struct.Struct("=i")
@@ -176,18 +176,8 @@ def decode_dump(data: bytes, seq: int | None = None) -> Dump:
     SockDiagProtocolError for anything malformed, nothing else.
     """
     sockets = []
-    offset = 0
-    while offset < len(data):
-        if len(data) - offset < NLMSG_HDRLEN:
-            raise SockDiagProtocolError(
-                f"truncated netlink header: {len(data) - offset} bytes")
-        length, mtype, _, mseq, _ = _HEADER.unpack_from(data, offset)
-        if length < NLMSG_HDRLEN or offset + length > len(data):
-            raise SockDiagProtocolError(
-                f"netlink message length {length} does not fit the "
-                f"{len(data) - offset} bytes received")
-        payload = data[offset + NLMSG_HDRLEN:offset + length]
-        offset += (length + 3) & ~3  # NLMSG_ALIGN
+    for mtype, _, mseq, message in messages(data, SockDiagProtocolError):
+        payload = message[NLMSG_HDRLEN:]
         if seq is not None and mseq != seq:
             continue
         if mtype == NLMSG_DONE:
