@@ -1,0 +1,97 @@
+"""Section 4: burst capture on the real kernel. In the lab (a private auditd,
+backlog_limit 64, backlog_wait_time 0, a rule on a scratch directory: see
+tests/scenarios/lab.py and docs/scenarios.md), N floods of 150 ms one second
+apart; how many of them auditop shows at the limit (its record windows'
+backlog_peak) beside a 1 Hz instantaneous read (`auditctl -s` once a
+second, as `watch -n1` or a 1 s collector would), the way
+tests/scenarios/test_bursts.py runs it. The lab holds the kernel lock, refuses
+an unsafe machine and restores everything."""
+
+from __future__ import annotations
+
+import time
+
+from tests.benchmarks.lock import KernelLock
+from tests.benchmarks.table import Figure, Section, unavailable
+
+BURST_S = 0.15
+LEAD_S = 1.5  # healthy windows before the first burst
+READER_PHASE_S = 0.5  # the 1 Hz reader reads half-way between bursts
+AUDITOP = "auditop record (window peaks)"
+LAST = "auditop, last sample of each window"
+ONE_HZ = "1 Hz instantaneous read (auditctl -s)"
+METRIC = "bursts seen at the limit"
+
+
+class LabFailed(Exception):
+    """The lab could not restore the machine: loud, never a table row."""
+
+
+def measure(lock: KernelLock, bursts: int = 8, lock_wait: float = 120.0) -> Section:
+    from auditop.core.sampler import DEFAULT_RATE_HZ
+    from tests.scenarios.lab import (LAB_BACKLOG_LIMIT, Lab, LabRefused, OnceASecond,
+                                     missing_capability)
+
+    unit = f"of {bursts}"
+    subjects = (AUDITOP, LAST, ONE_HZ)
+
+    def missing(why: str) -> Section:
+        return Section("Burst capture on the real kernel", tuple(
+            unavailable(s, METRIC, unit, why) for s in subjects))
+
+    reason = missing_capability()
+    if reason:
+        return missing(reason)
+    if not lock.acquire(lock_wait):
+        return missing(f"another run held the kernel lock for {lock_wait:g} s")
+    try:
+        try:
+            lab = Lab()
+            lab.__enter__()
+        except LabRefused as exc:
+            return missing(f"the lab refuses to run: {exc}")
+        except RuntimeError as exc:  # auditctl or auditd failed; the lab has undone itself
+            return missing(f"the lab could not start: {str(exc).splitlines()[0][:160]}")
+        try:
+            recording = lab.record(LEAD_S + bursts + 1.5, sample_rate=DEFAULT_RATE_HZ)
+            start = time.monotonic() + LEAD_S
+            producer = lab.producer("bursts", start, bursts, BURST_S, 1.0, 2_000_000)
+            with OnceASecond(start + READER_PHASE_S, bursts) as reader:
+                floods = lab.results([producer], timeout=LEAD_S + bursts + 10)[0]["bursts"]
+            recording.finish(timeout=20)
+        finally:
+            try:
+                lab.close()
+            except AssertionError as exc:
+                raise LabFailed(str(exc)) from None
+    finally:
+        lock.release()
+    if recording.returncode != 0 or not recording.windows:
+        return missing(f"auditop record failed ({recording.returncode}): "
+                       f"{recording.stderr.strip()[-200:]}")
+    lines = recording.windows
+    period = 1 / DEFAULT_RATE_HZ
+
+    def over(begin: float, end: float) -> list[dict]:
+        # A window covers its samples and the sample period before its first.
+        return [line for line in lines
+                if line["time"] - line["window"]["seconds"] - period <= end
+                and line["time"] >= begin]
+
+    def seen(begin: float, end: float, value) -> bool:
+        return any((value(line) or 0) >= LAB_BACKLOG_LIMIT for line in over(begin, end))
+
+    peaks = sum(seen(b, e, lambda line: line["window"]["backlog_peak"]) for b, e, _ in floods)
+    last = sum(seen(b, e, lambda line: line["status"]["backlog"]) for b, e, _ in floods)
+    one_hz = sum(read["backlog"] >= LAB_BACKLOG_LIMIT for _, read in reader.reads)
+    lost = sum(line["window"]["lost"] or 0 for line in lines)
+    figures = (Figure(AUDITOP, METRIC, unit, (peaks,), anchors=(ONE_HZ,)),
+               Figure(LAST, METRIC, unit, (last,), anchors=(ONE_HZ,)),
+               Figure(ONE_HZ, METRIC, unit, (one_hz,)))
+    notes = (f"{len(floods)} floods of {BURST_S * 1000:.0f} ms one second apart "
+             f"({', '.join(str(opens) for _, _, opens in floods)} opens), backlog_limit "
+             f"{LAB_BACKLOG_LIMIT}; auditop sampled at {DEFAULT_RATE_HZ:g} Hz (50 Hz while "
+             f"busy); it counted {lost} records lost",
+             f"1 Hz reads of the backlog: {[read['backlog'] for _, read in reader.reads]}",
+             "a count of one run: n is 1 (each burst is one trial)")
+    return Section("Burst capture on the real kernel", figures, notes)
