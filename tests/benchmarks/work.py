@@ -46,8 +46,10 @@ def measure(workdir: Path, seconds: float = 20.0, warmup: float = 3.0, scrapes: 
     if "record" in parts:
         figures += _record_rates(workdir, seconds, warmup)
         notes.append(f"record: {seconds:g} s after {warmup:g} s of warm-up at each rate, "
-                     "in 5 s pieces; polls counted from the senders' report writes; "
-                     "past 10 Hz the sampler's 50 Hz burst mode never slows a rate")
+                     "in 5 s pieces; polls: the senders' report writes; CPU per poll is "
+                     "all of it (windows, findings, JSON lines) over the polls")
+        notes.append("below 50 Hz the sampler polls at 50 Hz while the backlog is busy (a "
+                     "quarter full, or losing records): the polls row says how fast it went")
     if "replay" in parts:
         figures += _replays(workdir)
         notes.append("replay: synthetic 1 s windows written by export/json.py "
