@@ -61,7 +61,6 @@ def run_in_pty(argv: list[str], *, marker: re.Pattern[bytes] | None, warmup: flo
     cpu, out, polls = [], [], []
     piece_bytes = 0
     piece_at = piece_cpu = piece_polls = None
-    hwm = 0
     exited: int | None = None
     pieces = max(1, round(seconds / interval)) if seconds else 0
     interval = seconds / pieces if seconds else interval
@@ -89,7 +88,6 @@ def run_in_pty(argv: list[str], *, marker: re.Pattern[bytes] | None, warmup: flo
                 seen = (seen + ANSI.sub(b"", chunk))[-50_000:]
                 if marker.search(seen):
                     first_frame = time.monotonic() - start
-        hwm = max(hwm, status_kib(pid))
         now = time.monotonic()
         if seconds and now - start >= warmup:
             if piece_at is None:
@@ -101,6 +99,9 @@ def run_in_pty(argv: list[str], *, marker: re.Pattern[bytes] | None, warmup: flo
                 out.append(piece_bytes / span)
                 polls.append((polled - piece_polls) / span)
                 piece_at, piece_cpu, piece_polls, piece_bytes = now, used, polled, 0
+    # The kernel keeps the peak since exec (read before exec, the forked copy
+    # of the benchmark would count); the senders' RSS is what they hold now.
+    hwm = status_kib(pid)
     children_rss = sum(status_kib(p, "VmRSS") for p in tree(pid) if p != pid)
     if exited is None:
         exited_early = None
