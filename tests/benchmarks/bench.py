@@ -1,7 +1,7 @@
 """auditop's cost, measured in one run beside anchors measured in the same
 run, printed as one table of medians with min and max (docs/performance.md).
 
-    python -m tests.benchmarks.bench              # everything, about 4 minutes
+    python -m tests.benchmarks.bench              # everything, about 3.5 minutes
     python -m tests.benchmarks.bench --query      # one part (any of --query --tui
                                                   #   --headless --bursts --work)
     python -m tests.benchmarks.bench --markdown   # the table as Markdown
