@@ -103,6 +103,7 @@ def measure(lock: KernelLock, bursts: int = 8, lock_wait: float = 120.0) -> Sect
              f"{len(floods)} bursts",
              f"auditop's peak in each burst's windows: {burst_peaks}; the 1 Hz reads of "
              f"the backlog: {[read['backlog'] for _, read in reader.reads]}",
-             "a count of one run: n is 1 (each burst is one trial); the first burst "
-             "after quiet seconds is sampled at 10 Hz, the sampler's burst mode starts on it")
+             "a count of one run: n is 1 (each burst is one trial); a burst counts when a "
+             "window over it peaked at the limit; the lost records of a burst are counted "
+             "whether or not a sample landed at its top")
     return Section("Burst capture on the real kernel", figures, notes)
