@@ -50,7 +50,8 @@ class Pool(Protocol):
 
     expected_hold: float
 
-    def send(self, message: bytes, seq: int, *, reserved: bool = False) -> object: ...
+    def send(self, message: bytes, seq: int, *, reserved: bool = False,
+             spawn: bool = True) -> object: ...
 
     def sent(self, ident: int) -> None: ...
 
@@ -148,8 +149,11 @@ class AuditClient:
 
     def held(self) -> tuple[int, float]:
         """(how many of auditop's senders the kernel is holding, the longest s)."""
-        self._reports()
-        return self._pool.held(HELD_AFTER)
+        count, longest = self._pool.held(HELD_AFTER)
+        if count:  # only then is it worth a syscall to learn who is free again
+            self._reports()
+            count, longest = self._pool.held(HELD_AFTER)
+        return count, longest
 
     def _busy(self, sender: object) -> bool:
         self._reports()
@@ -189,9 +193,13 @@ class AuditClient:
         waiter = _Waiter(want_type)
         with self._lock:
             self._waiters[seq] = waiter
-        self._reports()  # which senders are free again
         try:
-            sender = self._pool.send(encode(seq), seq, reserved=reserved)
+            message = encode(seq)
+            try:  # a sender known to be idle, without reading the reports first
+                sender = self._pool.send(message, seq, reserved=reserved, spawn=False)
+            except LookupError:
+                self._reports()  # which senders are free again; a new one if none
+                sender = self._pool.send(message, seq, reserved=reserved)
         except LookupError as exc:
             self._forget(seq)
             count, seconds = exc.args

@@ -113,10 +113,12 @@ class SenderPool:
         self._closed = False
 
     def send(self, message: bytes, seq: int, *, reserved: bool = False,
-             held_after: float = HELD_AFTER) -> Sender:
+             spawn: bool = True, held_after: float = HELD_AFTER) -> Sender:
         """Hand `message` to an idle sender. Raises LookupError(held, longest)
         when `limit` senders (limit + 1 for `reserved`) are busy, or, while
-        the kernel holds some, when this poll comes before its turn."""
+        the kernel holds some, when this poll comes before its turn; with
+        `spawn` False, also when none is known to be idle (the caller has
+        reports to read first)."""
         with self._lock:
             if self._closed:
                 raise OSError(9, "the audit connection is closed")
@@ -130,6 +132,8 @@ class SenderPool:
             idle = [s for s in self._senders if s.busy_since is None]
             if idle:
                 sender = idle[0]
+            elif not spawn:
+                raise LookupError(len(held), max(held, default=0.0))
             else:
                 cap = self.limit + (1 if reserved else 0)
                 if len(self._senders) >= cap:

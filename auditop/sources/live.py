@@ -31,6 +31,8 @@ class LiveSource:
         # Followed from now on: what was logged before auditop started is
         # never counted, and each poll reads only what arrived since the last.
         self._causes = LossCauseFollower()
+        self._lost_read: int | None = None  # `lost` when the kernel log was last read
+        self._causes_read_at = float("-inf")
 
     def poll(self) -> Sample:
         start = time.monotonic()
@@ -48,11 +50,22 @@ class LiveSource:
             # The kernel holds senders only while the backlog is over its
             # limit: a sender slow to report on a busy machine is not held.
             held, held_for = 0, 0.0
-        causes, suppressed = self._causes.poll()
+        causes, suppressed = self._loss_causes(status, end)
         return Sample(time=time.time(), mono=end, status=status,
                       system=self._read_system(end), error=error,
                       poll_seconds=end - start, held_senders=held, held_for=held_for,
                       loss_causes=causes, loss_suppressed=suppressed)
+
+    def _loss_causes(self, status, now: float):
+        """The kernel logs a cause only when it loses a record: read its log
+        when `lost` moved, and at the system probes' pace for stragglers
+        (printk can land just after the counter moved): a syscall less per
+        poll on a quiet machine."""
+        lost = status.lost if status is not None else None
+        if lost == self._lost_read and now - self._causes_read_at < SYSTEM_PERIOD:
+            return (), 0
+        self._lost_read, self._causes_read_at = lost, now
+        return self._causes.poll()
 
     def _hold_seconds(self, status) -> float:
         """backlog_wait_time in seconds while the backlog is over its limit:

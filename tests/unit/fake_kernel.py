@@ -94,7 +94,8 @@ class ThreadSenders:
         self.senders: list[_Sender] = []
         self._lock = threading.Lock()
 
-    def send(self, message: bytes, seq: int, *, reserved: bool = False) -> _Sender:
+    def send(self, message: bytes, seq: int, *, reserved: bool = False,
+             spawn: bool = True) -> _Sender:
         with self._lock:
             idle = [s for s in self.senders if s.busy_since is None]
             if idle:
