@@ -19,6 +19,12 @@ Ids and severities:
                   overflow-action (info for ignore, warning for suspend/single/halt)
     info      audit-disabled, log-format-enriched, rate-limit, kernel-log-unreadable
 
+and, from core/findings_auditd.py (drift and auditd's state report):
+
+    critical  auditd-logging-suspended
+    critical/warning  setting-changed (critical when failure or enabled became 2)
+    warning   plugin-queue-filling, plugin-queue-overflow
+
 The pipeline's rules (lost, backlog, waiting, auditd's socket, the kernel
 log) are in core/pipeline_rules.py; what a finding is, in core/finding.py.
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from auditop.core import findings_auditd
 from auditop.core import pipeline_rules as pipeline
 from auditop.core.finding import (DEFAULT, SEVERITY_ORDER, Facts, Finding, Severity,
                                   Thresholds)
@@ -52,6 +59,7 @@ def evaluate(history: History, thresholds: Thresholds = DEFAULT) -> list[Finding
         limits=thresholds,
     )
     found = [finding for rule in _RULES if (finding := rule(facts)) is not None]
+    found += [finding for finding in _auditd_state(facts) if finding is not None]
     return sorted(found, key=lambda f: (SEVERITY_ORDER[f.severity], f.id))
 
 
@@ -273,6 +281,23 @@ def _overflow_action(f: _Facts) -> Finding | None:
     )
 
 
+# --- drift and auditd's state report (core/findings_auditd.py) ------------
+
+def _setting_changed(f: _Facts) -> Finding | None:
+    return findings_auditd.setting_changed(
+        f.history.setting_changes(), f.system.auditd_log if f.system else None, f.status)
+
+
+def _auditd_state(f: _Facts) -> list[Finding | None]:
+    state = f.system.auditd_state if f.system else None
+    if state is None:
+        return []
+    config, now = f.system.config, f.history.latest.time
+    return [findings_auditd.plugin_queue_filling(state, config, now),
+            findings_auditd.plugin_queue_overflow(state, config, now),
+            findings_auditd.auditd_logging_suspended(state, now)]
+
+
 _RULES: tuple[Callable[[_Facts], Finding | None], ...] = (
     _failure_panic, _backlog_limit_small, _backlog_limit_boot_mismatch, _auditd_not_running,
     _audit_locked, _audit_disabled, _rate_limit, pipeline.lost_increasing,
@@ -280,6 +305,7 @@ _RULES: tuple[Callable[[_Facts], Finding | None], ...] = (
     _kernel_not_answering, pipeline.kernel_throttling, pipeline.rmem_default_small,
     pipeline.kernel_log_unreadable,
     _auditd_stopped, _flush_sync, _log_format_enriched, _q_depth_small, _overflow_action,
+    _setting_changed,
 )
 
 # Every id a rule above can give (`check --warn/--crit/--ok` accept these).
@@ -289,4 +315,6 @@ FINDING_IDS: tuple[str, ...] = (
     "backlog-high", "netlink-drops", "backlog-wait", "kernel-not-answering",
     "kernel-throttling", "rmem-default-small", "kernel-log-unreadable", "auditd-stopped",
     "flush-sync", "log-format-enriched", "q-depth-small", "overflow-action",
+    "setting-changed", "plugin-queue-filling", "plugin-queue-overflow",
+    "auditd-logging-suspended",
 )

@@ -42,6 +42,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from auditop.core.drift import DriftWatch
 from auditop.core.losses import RECENT_SECONDS, Causes, add_causes
 from auditop.core.model import AuditStatus, Sample, SystemInfo
 
@@ -144,6 +145,7 @@ class History:
         self._deadline: float | None = None  # mono at which the current window closes
         self._previous_last: Sample | None = None  # last sample of the previous window
         self._baselines: dict[str, _Reading | None] = dict.fromkeys(_COUNTERS)
+        self.drift = DriftWatch()  # settings changed underneath auditop (core/drift.py)
 
     def add(self, sample: Sample) -> Window | None:
         """Add one sample; return the window it closed, if it closed one."""
@@ -160,6 +162,7 @@ class History:
             self.last_system = sample.system
         if self._first_mono is None:
             self._first_mono = sample.mono
+        self.drift.observe(sample)
         return closed
 
     def tick(self, mono: float) -> Window | None:
@@ -185,6 +188,15 @@ class History:
             return 0.0
         since = self.last_answered.mono if self.last_answered else self._first_mono
         return max(self.latest.mono - since, 0.0)
+
+    def setting_changes(self):
+        """Settings changed underneath auditop, as long as they are kept
+        (core/drift.py): for a while, and until their window has closed."""
+        if self.latest is None:
+            return ()
+        window = self.windows[-1] if self.windows else None
+        since = window.last.mono - window.seconds if window is not None else None
+        return self.drift.kept(self.latest.mono, since)
 
     def _next_deadline(self, mono: float) -> float:
         if self._deadline is not None and mono < self._deadline + self.interval - _EPSILON:

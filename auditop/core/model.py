@@ -7,7 +7,9 @@ UI thread without locks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 # The fields of the kernel's struct audit_status, in wire order (after `mask`).
 STATUS_FIELDS: tuple[str, ...] = (
@@ -86,6 +88,9 @@ class AuditdConfig:
     priority_boost: int | None = None
     disp_qos: str | None = None
     active_plugins: tuple[str, ...] = ()
+    report_interval: int | None = None  # seconds between state reports (auditd 4.0.5+)
+    log_file: str | None = None
+    write_logs: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,71 @@ class BootParams:
 
     audit: str | None = None
     audit_backlog_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChangeRecord:
+    """One CONFIG_CHANGE record from auditd's log (kernel/audit.c
+    audit_log_config_change: `op=set audit_backlog_limit=100 old=64 auid=0
+    ses=1 res=1`), with the process from the SYSCALL and PROCTITLE records
+    of the same event (same `msg=audit(time:serial)`). None: not in the log."""
+
+    time: float  # the record's own timestamp, epoch seconds
+    serial: int
+    field: str  # the status field (backlog_limit, rate_limit, ...)
+    new: int
+    old: int
+    res: int | None = None  # 1 applied, 0 refused (audit locked)
+    auid: int | None = None  # 4294967295: unset (no login session)
+    ses: int | None = None
+    pid: int | None = None
+    ppid: int | None = None
+    uid: int | None = None
+    comm: str | None = None
+    exe: str | None = None
+    command: str | None = None  # PROCTITLE: the command line, arguments joined by blanks
+
+
+@dataclass(frozen=True, slots=True)
+class AuditdLogReading:
+    """What following auditd's log gave at one system reading."""
+
+    path: str | None  # the log auditd writes (auditd.conf's log_file)
+    unavailable: str | None = None  # why it cannot be followed, if it cannot
+    changes: tuple[ConfigChangeRecord, ...] = ()  # read since the previous reading
+
+
+@dataclass(frozen=True, slots=True)
+class AuditdState:
+    """One auditd state report (probes/auditd_state.py). Fields are None
+    where the report has no line for them (another version) or the line was
+    unreadable."""
+
+    path: str
+    mtime: float  # epoch seconds: when auditd wrote it
+    version: str | None = None
+    current_time: str | None = None  # as written: auditd's locale "%x %X"
+    priority: int | None = None
+    writing_to_logs: bool | None = None
+    log_size: str | None = None  # "2423 KB"
+    max_log_size: str | None = None
+    space_left_on_partition: bool | None = None
+    free_space: str | None = None  # "45565 MB"
+    space_left: str | None = None  # the space_left setting, "75 MB"
+    admin_space_left: str | None = None
+    logging_suspended: bool | None = None
+    space_action_performed: bool | None = None
+    admin_space_action_performed: bool | None = None
+    disk_error: bool | None = None
+    plugins_active: int | None = None
+    plugin_queue_depth: int | None = None
+    plugin_queue_max_depth: int | None = None
+    plugin_queue_size: int | None = None
+    plugin_queue_overflow: bool | None = None
+    plugin_queueing_suspended: bool | None = None
+    listening: bool | None = None
+    extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    damaged: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +182,8 @@ class SystemInfo:
     sock_diag_error: str | None = None
     # Why the kernel log cannot be followed (loss causes unknown); None when it can.
     kernel_log_error: str | None = None
+    auditd_log: AuditdLogReading | None = None  # None: not followed (no auditd)
+    auditd_state: AuditdState | None = None  # the newest fresh report, if any
     # time.monotonic() when /proc was read: probes are read at 2 Hz, so a
     # counter here (auditd's socket drops) is a reading of that moment, not
     # of the samples that reuse it.

@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 
 from auditop.core import changes
 from auditop.core.changes import ChangeOutcome, Proposal
+from auditop.core.drift import SettingChange
 from auditop.core.errors import AuditError
 from auditop.core.findings import DEFAULT, Finding, Thresholds, evaluate
 from auditop.core.history import History, Window, forecast_seconds_to_full
@@ -58,6 +59,7 @@ class Snapshot:
     sample_rate: float
     found: AuditStatus | None  # the first status answered: what auditop found
     forecast: float | None  # seconds until the backlog reaches its limit, if rising
+    setting_changes: tuple[SettingChange, ...] = ()  # changed underneath auditop, kept a while
 
     @property
     def status(self) -> AuditStatus | None:
@@ -114,11 +116,13 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self._batch: list[Sample] = []  # the sampler thread's, until handed over
         self._batch_lock = threading.Lock()
+        self._looping = False  # a loop (start() or run()) owns History now
 
     # -- running --------------------------------------------------------------
 
     def start(self) -> None:
         """Sample and process on threads of their own (the TUI, the exporter)."""
+        self._looping = True
         self._start_sampler()
         self._thread = threading.Thread(target=self._loop, name="auditop-monitor",
                                         daemon=True)
@@ -196,10 +200,34 @@ class Monitor:
         """The shared change path (core/changes.py), read back from the next
         status this Monitor is answered after the SET. Blocks: call it off
         the UI thread. The snapshot with the read-back value is published
-        before this returns."""
-        return changes.apply(proposal, send=self.source.set, next_answer=self.next_answer,
-                             status=self._snapshot.status, panic_confirmed=panic_confirmed,
-                             log=log, clock=self._clock)
+        before this returns. The drift watch is told first, so this change
+        is never taken for one made underneath auditop."""
+        drift = self.history.drift
+        field = proposal.field
+
+        def send(name: str, value: int):
+            since = self._clock()
+            self._in_loop(lambda: drift.expect(name, since))  # before the SET is sent
+            return self.source.set(name, value)
+        try:
+            outcome = changes.apply(proposal, send=send, next_answer=self.next_answer,
+                                    status=self._snapshot.status,
+                                    panic_confirmed=panic_confirmed, log=log,
+                                    clock=self._clock)
+        except AuditError:
+            self._in_loop(lambda: drift.settle(field))
+            raise
+        if outcome.new is not None:  # read back: the change has been seen
+            self._in_loop(lambda: drift.settle(field))
+        return outcome
+
+    def _in_loop(self, action: Callable[[], None]) -> None:
+        """Run `action` on the monitor's thread, in order with the samples
+        (at once when no loop is running)."""
+        if self._looping:
+            self._inbox.put(action)
+        else:
+            action()
 
     def next_answer(self, after: float, timeout: float) -> AuditStatus | None:
         """The first status answered by a poll that started after `after`
@@ -259,6 +287,7 @@ class Monitor:
         self._inbox.put(_Failed(error))
 
     def _loop(self, end: float | None = None) -> None:
+        self._looping = True
         try:
             while not self._stop.is_set():
                 timeout = STALL_CHECK if end is None else min(STALL_CHECK,
@@ -288,6 +317,8 @@ class Monitor:
                 self._on_failure(exc)
             else:
                 raise
+        finally:
+            self._looping = False
 
     def _handle(self, item: object) -> bool:
         """True when what a reader would show may have changed."""
@@ -389,6 +420,7 @@ class Monitor:
             sample_rate=self.sample_rate,
             found=self._found,
             forecast=forecast_seconds_to_full(history),
+            setting_changes=history.setting_changes(),
         )
 
 

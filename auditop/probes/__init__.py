@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from auditop.core.model import NetlinkSocketRow, SystemInfo
 from auditop.probes._files import read_text
 from auditop.probes.auditd_conf import read_auditd_config
+from auditop.probes.auditd_state import fresh_state
 from auditop.probes.boot import kernel_hz, read_boot_params
 from auditop.probes.meminfo import mem_total
 from auditop.probes.netlink import (DiagSocket, parse_netlink, pick_audit_sockets,
@@ -37,6 +38,7 @@ def read_system(
     read_at: float | None = None,
     sock_diag: Callable[[], Iterable[DiagSocket]] | None = None,
     kernel_log_error: str | None = None,
+    state_paths: tuple[str, ...] | None = None,
 ) -> SystemInfo:
     """Everything auditop reads outside the audit netlink socket, for auditd
     `pid`, stamped `read_at` (time.monotonic(), by default now).
@@ -45,17 +47,22 @@ def read_system(
     socket's real buffer; when it is None or fails (an OSError, whose text
     becomes `sock_diag_error`) the sockets come from /proc/net/netlink,
     without it. `kernel_log_error` is passed through: the kernel log is
-    followed by the caller, on every poll."""
+    followed by the caller, on every poll. `auditd_conf`: the file the
+    running auditd reads (probes/auditd_log.auditd_conf_path); `state_paths`:
+    where to look for its state report (tests)."""
     rmem_default, rmem_max = read_rmem(proc_root)
     rows, diag_error = _audit_rows(os.path.join(proc_root, "net", "netlink"), sock_diag)
     auditd_socket, readers = pick_audit_sockets(rows, pid)
+    auditd = auditd_process(pid, proc_root)
+    config = read_auditd_config(auditd_conf)
     return SystemInfo(
         rmem_default=rmem_default,
         rmem_max=rmem_max,
-        auditd=auditd_process(pid, proc_root),
+        auditd=auditd,
         auditd_socket=auditd_socket,
         multicast_readers=readers,
-        config=read_auditd_config(auditd_conf),
+        config=config,
+        auditd_state=fresh_state(auditd, config, paths=state_paths),
         boot=read_boot_params(os.path.join(proc_root, "cmdline")),
         mem_total=_recent_mem_total(os.path.join(proc_root, "meminfo")),
         read_at=time.monotonic() if read_at is None else read_at,

@@ -15,7 +15,8 @@ from auditop.probes._files import read_text
 
 DEFAULT_PLUGIN_DIR = "/etc/audit/plugins.d"
 _LOWERED_KEYS = ("flush", "log_format", "overflow_action", "disp_qos")
-_INT_KEYS = ("freq", "q_depth", "priority_boost")
+_INT_KEYS = ("freq", "q_depth", "priority_boost", "report_interval")
+_TEXT_KEYS = ("log_file", "write_logs")
 
 Signature = tuple[int, int] | None  # (mtime_ns, size); None: missing
 
@@ -88,8 +89,9 @@ def parse_conf(text: str) -> dict[str, str]:
 def _build_config(path: str, values: dict[str, str], plugin_files: tuple[str, ...]) -> AuditdConfig:
     lowered = {k: values[k].lower() if k in values else None for k in _LOWERED_KEYS}
     ints = {k: _parse_uint(values.get(k)) for k in _INT_KEYS}
+    texts = {k: values.get(k) for k in _TEXT_KEYS}
     plugins = tuple(name for name in map(_active_plugin_name, plugin_files) if name)
-    return AuditdConfig(path=path, **lowered, **ints, active_plugins=plugins)
+    return AuditdConfig(path=path, **lowered, **ints, **texts, active_plugins=plugins)
 
 
 def _parse_uint(value: str | None) -> int | None:

@@ -22,8 +22,10 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
+
+from auditop.core.model import AuditdConfig, AuditdProcess, AuditdState
 
 STATE_PATH_4 = "/run/audit/auditd.state"  # 4.1.2+ (--runstatedir)
 STATE_PATH_3 = "/var/run/auditd.state"  # 3.0.x .. 4.1.1
@@ -35,42 +37,6 @@ AUDITCTL_SIGNAL_SINCE = (3, 1, 1)
 _YES_NO = {"yes": True, "no": False}
 # 3.x's lines without " = ": "<name> <number> <unit>".
 _UNIT_VALUE = re.compile(r"^(?P<name>\D+?) (?P<value>\d+ ?[KMGT]i?B)$")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditdState:
-    """One auditd state report. Fields are None where the report has no line
-    for them (another version) or the line was unreadable."""
-
-    path: str
-    mtime: float  # epoch seconds: when auditd wrote it
-    version: str | None = None
-    current_time: str | None = None  # as written: auditd's locale "%x %X"
-    priority: int | None = None
-    writing_to_logs: bool | None = None
-    log_size: str | None = None  # "2423 KB"
-    max_log_size: str | None = None
-    space_left_on_partition: bool | None = None
-    free_space: str | None = None  # "45565 MB"
-    space_left: str | None = None  # the space_left setting, "75 MB"
-    admin_space_left: str | None = None
-    logging_suspended: bool | None = None
-    space_action_performed: bool | None = None
-    admin_space_action_performed: bool | None = None
-    disk_error: bool | None = None
-    plugins_active: int | None = None
-    plugin_queue_depth: int | None = None
-    plugin_queue_max_depth: int | None = None
-    plugin_queue_size: int | None = None
-    plugin_queue_overflow: bool | None = None
-    plugin_queueing_suspended: bool | None = None
-    listening: bool | None = None
-    extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    damaged: tuple[str, ...] = ()
-
-    @property
-    def version_tuple(self) -> tuple[int, ...] | None:
-        return parse_version(self.version)
 
 
 # Report line name (lower-cased) -> (field, how to read the value).
@@ -168,6 +134,57 @@ def read_state(path: str | None = None, max_age_s: float = DEFAULT_MAX_AGE_S, *,
             continue
         return parse_state(text, candidate, mtime)
     return None
+
+
+# Whose report it is: one written before the running auditd started is a
+# previous auditd's (/proc start times are rounded to the boot second).
+START_SLACK_S = 2.0
+_cache: dict[str, tuple[tuple[int, int, int], AuditdState]] = {}
+
+
+def max_age(config: AuditdConfig | None) -> float:
+    """How old a report may be and still be shown: DEFAULT_MAX_AGE_S, or
+    two report_intervals (auditd 4.0.5+ writes one every report_interval)."""
+    interval = config.report_interval if config is not None else None
+    return max(DEFAULT_MAX_AGE_S, 2.0 * interval + 5.0) if interval else DEFAULT_MAX_AGE_S
+
+
+def fresh_state(auditd: AuditdProcess | None, config: AuditdConfig | None, *,
+                now: float | None = None, paths: tuple[str, ...] | None = None
+                ) -> AuditdState | None:
+    """The newest report the running auditd wrote, if it is fresh (max_age);
+    None without an auditd. Costs a stat() per path; the file is read and
+    parsed only when it changed. Never asks auditd for one."""
+    if auditd is None:
+        return None
+    newest: tuple[os.stat_result, str] | None = None
+    for path in paths or state_paths():
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if newest is None or st.st_mtime > newest[0].st_mtime:
+            newest = (st, path)
+    if newest is None:
+        return None
+    st, path = newest
+    now = time.time() if now is None else now
+    if now - st.st_mtime > max_age(config):
+        return None
+    if auditd.start_time is not None and st.st_mtime < auditd.start_time - START_SLACK_S:
+        return None
+    key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _cache.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    state = parse_state(text, path, st.st_mtime)
+    _cache[path] = (key, state)
+    return state
 
 
 # ------------------------------------------------------------ asking auditd

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from auditop.core.changes import SetAck
 from auditop.core.errors import FATAL, AuditError, SendersHeld
-from auditop.core.model import Sample, SystemInfo
+from auditop.core.model import AuditdLogReading, Sample, SystemInfo
 from auditop.kernel.client import DEFAULT_TIMEOUT, AuditClient
 from auditop.probes import read_system
+from auditop.probes.auditd_log import AuditdLog, auditd_conf_path, log_path
 from auditop.probes.boot import kernel_hz
 from auditop.probes.kmsg import LossCauseFollower
 from auditop.probes.sockdiag import AuditSocketReader
@@ -16,7 +18,8 @@ from auditop.probes.sockdiag import AuditSocketReader
 # The backlog can fill and drain within 150 ms, so the kernel is asked at the
 # full sampling rate; /proc, the sysctls and sock_diag move slower and cost
 # 3x as much to read cold, so they are read at most this often (and when
-# auditd changes).
+# auditd changes), and so are auditd's log (who changed a setting) and its
+# state report.
 SYSTEM_PERIOD = 0.5
 
 
@@ -33,6 +36,8 @@ class LiveSource:
         self._causes = LossCauseFollower()
         self._lost_read: int | None = None  # `lost` when the kernel log was last read
         self._causes_read_at = float("-inf")
+        self._conf: tuple[int | None, str] | None = None  # (pid, the auditd.conf it reads)
+        self._log: AuditdLog | None = None  # auditd's log, followed from its end
 
     def poll(self) -> Sample:
         start = time.monotonic()
@@ -81,15 +86,46 @@ class LiveSource:
         system = self._system
         if (system is None or now - system.read_at >= SYSTEM_PERIOD
                 or self._system_pid != self._last_pid):
-            system = read_system(self._last_pid, read_at=now, sock_diag=self._sock_diag,
+            pid = self._last_pid
+            if self._conf is None or self._conf[0] != pid:
+                self._conf = (pid, auditd_conf_path(pid))
+            system = read_system(pid, read_at=now, auditd_conf=self._conf[1],
+                                 sock_diag=self._sock_diag,
                                  kernel_log_error=self._causes.unavailable)
-            self._system, self._system_pid = system, self._last_pid
+            system = replace(system, auditd_log=self._follow(system))
+            self._system, self._system_pid = system, pid
         return system
+
+    def reread_system(self) -> None:
+        """Read /proc and auditd's files afresh at the next poll (after
+        asking auditd for a state report)."""
+        self._system = None
+
+    def _follow(self, system: SystemInfo) -> AuditdLogReading | None:
+        """New CONFIG_CHANGE records in the log the running auditd writes."""
+        if not self._last_pid:
+            self._stop_following()
+            return None
+        path, why = log_path(system.config)
+        if path is None:
+            self._stop_following()
+            return AuditdLogReading(None, why)
+        if self._log is None or self._log.path != path:
+            self._stop_following()
+            self._log = AuditdLog(path)
+        changes = tuple(self._log.poll())
+        return AuditdLogReading(path, self._log.unavailable, changes)
+
+    def _stop_following(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def set(self, field: str, value: int) -> SetAck:
         return self._client.set(field, value)
 
     def close(self) -> None:
+        self._stop_following()
         self._client.close()
         self._causes.close()
 

@@ -91,7 +91,7 @@ def test_3_0_9_report():
         plugin_queue_depth=0, plugin_queue_max_depth=4, plugin_queue_size=2000,
         plugin_queue_overflow=False, plugin_queueing_suspended=False, listening=False,
         extra={"logs detected last rotate/shift": "0"}, damaged=())
-    assert state.version_tuple == (3, 0, 9)
+    assert auditd_state.parse_version(state.version) == (3, 0, 9)
 
 
 def test_4_x_report():

@@ -1,0 +1,170 @@
+"""Findings about the settings drifting underneath auditop and about
+auditd's own state report (its plugin queue, its logging). Pure; findings.py
+runs them with its other rules.
+
+    setting-changed           warning; critical when failure or enabled became 2
+    plugin-queue-filling      warning: depth above half of the queue
+    plugin-queue-overflow     warning: auditd found the queue full since it started
+    auditd-logging-suspended  critical
+"""
+
+from __future__ import annotations
+
+import time
+
+from auditop.core.drift import KEEP_SECONDS, SettingChange, actor_details, actor_text
+from auditop.core.finding import Finding
+from auditop.core.model import AuditdConfig, AuditdLogReading, AuditdState, AuditStatus
+
+DEFAULT_LOG = "/var/log/audit/audit.log"
+_WHAT_IT_DOES = {
+    "enabled": "whether the kernel audits at all (2: on and locked until reboot)",
+    "failure": "what the kernel does when it must lose a record (2: panic the machine)",
+    "backlog_limit": "how many records the kernel queues for auditd",
+    "rate_limit": "how many records per second the kernel accepts (0: no limit)",
+    "backlog_wait_time": "how long a process waits for room in a full backlog",
+}
+
+
+def _clock(seconds: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
+# ------------------------------------------------------------ setting-changed
+
+def setting_changed(changes: tuple[SettingChange, ...], log: AuditdLogReading | None,
+                    status: AuditStatus | None) -> Finding | None:
+    if not changes:
+        return None
+    newest = changes[-1]
+    if len(changes) == 1:
+        by = f" ({actor_text(newest.by)})" if newest.by else ""
+        title = f"{newest.field} changed underneath auditop: {newest.old} -> {newest.new}{by}"
+    else:
+        title = f"{len(changes)} audit setting changes underneath auditop"
+    lines = [_one_change(change, log, status) for change in changes]
+    critical = [c for c in changes if c.critical]
+    dangers = []
+    if any(c.field == "failure" for c in critical):
+        dangers.append("failure is now 2: the first record the kernel loses panics the "
+                       "machine.")
+    if any(c.field == "enabled" for c in critical):
+        dangers.append("audit is now locked (enabled 2): no setting or rule can be changed "
+                       "until reboot.")
+    detail = (" ".join(lines) + " auditop did not make "
+              + ("this change" if len(changes) == 1 else "these changes")
+              + ". A change made with auditctl or by reloading the rules (augenrules --load, "
+              "the -e, -f, -b, -r and --backlog_wait_time lines in /etc/audit/rules.d/) lasts "
+              "until reboot or the next reload. "
+              + " ".join(dangers)
+              + f" (Shown for {KEEP_SECONDS / 60:.0f} minutes after the change.)")
+    path = log.path if log is not None else None
+    remedy = "ausearch -m CONFIG_CHANGE -i -ts recent" + (
+        f" -if {path}" if path and path != DEFAULT_LOG else "")
+    return Finding("setting-changed", "critical" if critical else "warning", title,
+                   " ".join(detail.split()), remedy)
+
+
+def _one_change(change: SettingChange, log: AuditdLogReading | None,
+                status: AuditStatus | None) -> str:
+    what = _WHAT_IT_DOES.get(change.field, "")
+    before, seen = _clock(change.after), _clock(change.time)
+    when = f"at {seen}" if before == seen else f"between {before} and {seen}"
+    said = f"{change.field} ({what}) went from {change.old} to {change.new} {when}"
+    if change.by is not None:
+        record = change.by
+        return (f"{said}, set by {actor_details(record)}, according to auditd's log "
+                f"(CONFIG_CHANGE at {_clock(record.time)}, serial {record.serial}).")
+    return f"{said}; who did it is unknown: {_why_unknown(change, log, status)}."
+
+
+def _why_unknown(change: SettingChange, log: AuditdLogReading | None,
+                 status: AuditStatus | None) -> str:
+    if change.field == "enabled" and change.old == 0 or (
+            status is not None and status.enabled == 0):
+        return "the kernel logs no CONFIG_CHANGE record while audit is off (enabled 0)"
+    if log is None:
+        return "auditd's log is not followed (no auditd known)"
+    if log.unavailable:
+        return log.unavailable
+    return (f"no CONFIG_CHANGE record for it in auditd's log {log.path} yet (the record "
+            "itself can be lost, above the rate limit or with the backlog full)")
+
+
+# ------------------------------------------------------- auditd's state report
+
+def _age(state: AuditdState, now: float) -> str:
+    return f"auditd's state report of {_clock(state.mtime)}, {max(now - state.mtime, 0):.0f} s old"
+
+
+def queue_size(state: AuditdState | None, config: AuditdConfig | None) -> int | None:
+    """The plugin queue's size: the report's, else auditd.conf's q_depth."""
+    if state is not None and state.plugin_queue_size:
+        return state.plugin_queue_size
+    return config.q_depth if config is not None else None
+
+
+def _plugins(config: AuditdConfig | None) -> str:
+    names = ", ".join(config.active_plugins) if config is not None else ""
+    return names or "its plugins"
+
+
+def plugin_queue_filling(state: AuditdState | None, config: AuditdConfig | None,
+                         now: float) -> Finding | None:
+    depth = state.plugin_queue_depth if state is not None else None
+    size = queue_size(state, config)
+    if depth is None or not size or depth <= size / 2:
+        return None
+    action = (config.overflow_action if config is not None else None) or "syslog"
+    most = state.plugin_queue_max_depth
+    return Finding(
+        "plugin-queue-filling", "warning", "auditd's plugin queue is filling",
+        f"auditd's queue to {_plugins(config)} holds {depth} of {size} events "
+        f"({100 * depth / size:.0f}%)"
+        + (f", at most {most} so far" if most is not None else "")
+        + f" ({_age(state, now)}). The plugins read slower than records arrive; when the "
+        f"queue is full auditd does what overflow_action says ({action}): drop the event "
+        "for the plugins, or suspend them, or stop the machine. Check what the plugins "
+        "send to (a remote log server, a SIEM) and raise q_depth in auditd.conf.",
+    )
+
+
+def plugin_queue_overflow(state: AuditdState | None, config: AuditdConfig | None,
+                          now: float) -> Finding | None:
+    if state is None or not state.plugin_queue_overflow:
+        return None
+    action = (config.overflow_action if config is not None else None) or "syslog"
+    size = queue_size(state, config)
+    return Finding(
+        "plugin-queue-overflow", "warning", "auditd's plugin queue has overflowed",
+        f"auditd found its queue to {_plugins(config)} full (size {size}) at least once "
+        f"since it started ({_age(state, now)}), and did what overflow_action says "
+        f"({action}): with syslog or ignore the plugins missed those events; with "
+        "suspend they get nothing more until auditd restarts. The audit log on disk is not "
+        "affected. auditd keeps this flag until it restarts. Raise q_depth in auditd.conf "
+        "(and restart auditd) if the plugins must see every event.",
+    )
+
+
+def auditd_logging_suspended(state: AuditdState | None, now: float) -> Finding | None:
+    if state is None or not state.logging_suspended:
+        return None
+    causes = []
+    if state.disk_error:
+        causes.append("a disk error was detected")
+    if state.admin_space_action_performed:
+        causes.append(f"free space fell below admin_space_left ({state.admin_space_left})")
+    elif state.space_action_performed:
+        causes.append(f"free space fell below space_left ({state.space_left})")
+    if state.free_space:
+        causes.append(f"{state.free_space} free on the log's partition")
+    why = f" ({'; '.join(causes)})" if causes else ""
+    return Finding(
+        "auditd-logging-suspended", "critical", "auditd has suspended logging",
+        f"auditd writes no more records to its log{why}, {_age(state, now)}. It does so "
+        "when disk_full_action, disk_error_action or admin_space_left_action is SUSPEND. "
+        "Records still leave the kernel, so nothing shows in the backlog, but the audit "
+        "trail has a hole. Free space on the log's partition, then tell auditd to resume "
+        "(SIGUSR2, or `auditctl --signal resume` from auditd 3.1.1).",
+        "kill -USR2 $(pidof auditd)",
+    )
