@@ -136,6 +136,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="text (default), json (one object, docs/json.md) or "
                              "prometheus (the exposition format, docs/fleet.md)")
     status.add_argument("--json", action="store_true", help="the same as --format json")
+    status.add_argument("--auditd-state", action="store_true",
+                        help="ask auditd for a fresh state report first (its plugin queue, "
+                             "logging, disk): SIGCONT to auditd 3.0.x, `auditctl --signal "
+                             "state` from 3.1.1; never to a stopped auditd (SIGCONT would "
+                             "resume it), never with --read-only")
+    _read_only_option(status, default=argparse.SUPPRESS)
     _window_option(status)
     status.set_defaults(run=commands.run_status)
 

@@ -66,10 +66,10 @@ def _live_source():
     return LiveSource()
 
 
-def _sample_once(settings, window: float):
+def _sample_once(settings, window: float, source=None):
     """Sample for `window` seconds: one window over the whole span, and the
     final snapshot. Finishes when the window does, whatever the kernel holds."""
-    source = _live_source()
+    source = source or _live_source()
     try:
         snapshot = _monitor(settings, source, interval=math.inf).run(window)
     finally:
@@ -82,7 +82,20 @@ def _sample_once(settings, window: float):
 
 
 def run_status(args: argparse.Namespace) -> int:
-    window, snapshot = _sample_once(args.settings, args.window)
+    request, source = None, None
+    if args.auditd_state:
+        if args.settings.read_only:
+            origin = args.resolved["read_only"][1]
+            print(f"auditop: --auditd-state signals auditd to ask for its report; read-only "
+                  f"(read_only = true, {origin}) forbids that", file=sys.stderr)
+            return USAGE_ERROR
+        source = _live_source()
+        try:
+            request = _ask_auditd_state(source)
+        except BaseException:
+            source.close()
+            raise
+    window, snapshot = _sample_once(args.settings, args.window, source)
     if args.format == "prometheus":
         from auditop.export.prometheus import exposition, reading
         from auditop.probes.boot import kernel_hz
@@ -91,11 +104,40 @@ def run_status(args: argparse.Namespace) -> int:
                                             hz=kernel_hz())).decode())
     elif args.format == "json":
         from auditop.export.json import status_object
-        print(json.dumps(status_object(window, snapshot.findings)))
+        line = status_object(window, snapshot.findings, snapshot.setting_changes)
+        line["auditd_state_request"] = request
+        print(json.dumps(line))
     else:
         from auditop.export.text import status_text
-        print(status_text(window, list(snapshot.findings)))
+        print(status_text(window, list(snapshot.findings), changes=snapshot.setting_changes,
+                          state_request=request))
     return 0
+
+
+REPORT_WAIT = 2.0  # seconds for auditd to write the report it was asked for
+
+
+def _ask_auditd_state(source) -> str:
+    """Ask the running auditd for a state report (probes/auditd_state.py
+    refuses for a stopped one) and wait for it; what was done, in one line."""
+    from auditop.probes.auditd_state import auditd_version, report_written_since, request_state
+
+    sample = source.poll()
+    if sample.status is None:
+        return f"not asked: {sample.error or 'no answer from the kernel'}"
+    process = sample.system.auditd if sample.system is not None else None
+    asked_at = time.time()
+    said = request_state(sample.status.pid, process.state if process else None,
+                         auditd_version())
+    if not said.startswith("asked"):
+        return said
+    deadline = time.monotonic() + REPORT_WAIT
+    while not report_written_since(asked_at):
+        if time.monotonic() > deadline:
+            return f"{said}, but no report appeared within {REPORT_WAIT:g} s"
+        time.sleep(0.02)
+    source.reread_system()
+    return said
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -203,7 +245,8 @@ def run_record(args: argparse.Namespace) -> int:
             print(f"recording to {path}", file=sys.stderr)
 
             def write(window, snapshot) -> None:
-                out.write(json.dumps(window_object(window, snapshot.findings)) + "\n")
+                out.write(json.dumps(window_object(window, snapshot.findings,
+                                                   snapshot.setting_changes)) + "\n")
                 out.flush()  # a killed recorder loses at most this window
 
             _monitor(settings, source, interval=settings.interval,

@@ -38,7 +38,7 @@ def setting_changed(changes: tuple[SettingChange, ...], log: AuditdLogReading | 
         return None
     newest = changes[-1]
     if len(changes) == 1:
-        by = f" ({actor_text(newest.by)})" if newest.by else ""
+        by = f" by {actor_text(newest.by)}" if newest.by else ""
         title = f"{newest.field} changed underneath auditop: {newest.old} -> {newest.new}{by}"
     else:
         title = f"{len(changes)} audit setting changes underneath auditop"
@@ -168,3 +168,41 @@ def auditd_logging_suspended(state: AuditdState | None, now: float) -> Finding |
         "(SIGUSR2, or `auditctl --signal resume` from auditd 3.1.1).",
         "kill -USR2 $(pidof auditd)",
     )
+
+
+# ------------------------------------------------- the pipeline's third stage
+
+def plugin_queue_parts(state: AuditdState | None, config: AuditdConfig | None,
+                       now: float) -> list[tuple[str, str]]:
+    """The plugin queue in words, as (text, level) items ("", "warning",
+    "error"), shared by `status` and the TUI."""
+    plugins = config.active_plugins if config is not None else ()
+    if not plugins and (state is None or not state.plugins_active):
+        if config is not None:
+            return [("no plugins active (no plugin queue)", "")]
+    if state is None:
+        return [("no fresh state report", "")]
+    size = queue_size(state, config)
+    depth = state.plugin_queue_depth
+    fill = (f" ({100 * depth / size:.0f}%)" if depth is not None and size else "")
+    level = "warning" if depth is not None and size and depth > size / 2 else ""
+    parts = [(f"queue {_n(depth)} / {_n(size)}{fill}", level),
+             (f"max used {_n(state.plugin_queue_max_depth)}", "")]
+    if state.plugin_queue_overflow:
+        parts.append(("OVERFLOWED", "warning"))
+    if state.logging_suspended:
+        parts.append(("logging SUSPENDED", "error"))
+    parts.append((f"report {max(now - state.mtime, 0):.0f} s old", ""))
+    return parts
+
+
+def change_text(change: SettingChange, when: bool = True) -> str:
+    """"backlog_limit 64 -> 100 at 12:00:01 by auditctl (pid 14356, auid
+    unset)"; without `when`, the time only when nobody is named."""
+    by = f" by {actor_text(change.by)}" if change.by is not None else ""
+    at = f" at {_clock(change.time)}" if when or not by else ""
+    return f"{change.field} changed {change.old} -> {change.new}{at}{by or ', not by auditop'}"
+
+
+def _n(value: object) -> str:
+    return "?" if value is None else str(value)

@@ -5,43 +5,65 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.memory import backlog_memory
-from auditop.core.model import STATUS_FIELDS, AuditStatus, SystemInfo
+from auditop.core.model import STATUS_FIELDS, AuditdState, AuditStatus, SystemInfo
 
 # Every line and object carries it from version 2 on; lines without one are
 # version 1 (before `held_*` and the per-counter spans).
 SCHEMA_VERSION = 2
 
 
-def status_object(window: Window, findings: list[Finding] | tuple[Finding, ...]
-                  ) -> dict[str, Any]:
+def status_object(window: Window, findings: list[Finding] | tuple[Finding, ...],
+                  changes: tuple[SettingChange, ...] = ()) -> dict[str, Any]:
     """`status --json`: the newest answered status and the system info of
     the sampled window (the text output shows the same)."""
     line = _status_line(window.end, window.status, window.system, findings, window.error,
-                        window)
+                        window, changes)
     line["window"] = _window_fields(window)
     return line
 
 
 def _status_line(time: float, status: AuditStatus | None, system: SystemInfo | None,
-                 findings, error: str | None, window: Window) -> dict[str, Any]:
+                 findings, error: str | None, window: Window,
+                 changes: tuple[SettingChange, ...]) -> dict[str, Any]:
     return {
         "version": SCHEMA_VERSION,
         "time": time,
         "status": {name: getattr(status, name) if status else None
                    for name in STATUS_FIELDS},
-        "system": system_object(system, status.backlog_limit if status else None),
+        "system": system_object(system, status.backlog_limit if status else None, now=time),
         "findings": [finding.as_dict() for finding in findings],
         "error": error,
         "held_senders": window.held_senders,
         "held_for": round(window.held_for, 3),
+        "setting_changes": [change_object(change) for change in changes],
     }
 
 
-def system_object(system: SystemInfo | None, backlog_limit: int | None
-                  ) -> dict[str, Any] | None:
+def change_object(change: SettingChange) -> dict[str, Any]:
+    """A setting changed underneath auditop, and who did it (`by`: null when
+    auditd's log does not say)."""
+    return {"field": change.field, "old": change.old, "new": change.new,
+            "time": change.time, "after": change.after,
+            "by": asdict(change.by) if change.by is not None else None}
+
+
+def state_object(state: AuditdState | None, now: float | None) -> dict[str, Any] | None:
+    """auditd's state report, with how old the file was at `now` (seconds)."""
+    if state is None:
+        return None
+    fields = {name: getattr(state, name) for name in state.__dataclass_fields__}
+    fields["extra"] = dict(state.extra)
+    fields["damaged"] = list(state.damaged)
+    fields["age"] = None if now is None else round(max(now - state.mtime, 0.0), 3)
+    return fields
+
+
+def system_object(system: SystemInfo | None, backlog_limit: int | None,
+                  now: float | None = None) -> dict[str, Any] | None:
     if system is None:
         return None
     auditd = None
@@ -73,15 +95,20 @@ def system_object(system: SystemInfo | None, backlog_limit: int | None
         "mem_total": system.mem_total,
         "backlog_memory_estimate": (
             {"typical": memory[0], "worst": memory[1]} if memory else None),
+        "auditd_state": state_object(system.auditd_state, now),
+        "auditd_log": ({"path": system.auditd_log.path,
+                        "unavailable": system.auditd_log.unavailable}
+                       if system.auditd_log is not None else None),
     }
 
 
-def window_object(window: Window, findings) -> dict[str, Any]:
+def window_object(window: Window, findings,
+                  changes: tuple[SettingChange, ...] = ()) -> dict[str, Any]:
     """One `record` line: the newest status the kernel gave in the window
-    (fields null when it never answered), the newest system state, and the
-    window's summary."""
+    (fields null when it never answered), the newest system state, the
+    window's summary, and the settings changed underneath auditop lately."""
     line = _status_line(window.end, window.status, window.system, findings,
-                        window.error, window)
+                        window.error, window, changes)
     line["window"] = _window_fields(window)
     return line
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import textwrap
 import time
 
+from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
+from auditop.core.findings_auditd import change_text, plugin_queue_parts
 from auditop.core.history import Window
 from auditop.core.memory import describe_backlog_memory, format_bytes
 from auditop.core.losses import causes_text
@@ -23,8 +25,10 @@ def _rate(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f}/s"
 
 
-def status_lines(window: Window) -> list[tuple[str, str]]:
-    """(label, text) rows shared by the text summary."""
+def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
+                 state_request: str | None = None) -> list[tuple[str, str]]:
+    """(label, text) rows shared by the text summary. `state_request`: what
+    asking auditd for a state report did (--auditd-state)."""
     status: AuditStatus = window.status
     system: SystemInfo = window.system or SystemInfo()
     rows = [
@@ -86,6 +90,19 @@ def status_lines(window: Window) -> list[tuple[str, str]]:
                                     f"log_format {conf.log_format} q_depth "
                                     f"{conf.q_depth} overflow_action "
                                     f"{conf.overflow_action}; plugins: {plugins}"))
+    if status.pid:
+        plugins = ", ".join(text for text, _ in
+                            plugin_queue_parts(system.auditd_state, conf, window.end))
+        if system.auditd_state is None and state_request is None:
+            plugins += " (--auditd-state asks auditd for one)"
+        rows.append(("plugins", plugins))
+    if state_request is not None:
+        rows.append(("report", state_request))
+    log = system.auditd_log
+    if log is not None and (log.unavailable or log.path is None):
+        rows.append(("auditd log", f"{log.unavailable}: who changes a setting is unknown"))
+    for change in changes:
+        rows.append(("setting", change_text(change)))
     boot = system.boot
     if boot.audit is not None or boot.audit_backlog_limit is not None:
         rows.append(("boot", f"audit={boot.audit} "
@@ -97,10 +114,13 @@ def status_lines(window: Window) -> list[tuple[str, str]]:
     return rows
 
 
-def status_text(window: Window, findings: list[Finding], width: int = 80) -> str:
+def status_text(window: Window, findings: list[Finding], width: int = 80,
+                changes: tuple[SettingChange, ...] = (), state_request: str | None = None
+                ) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(window.end))
     out = [f"auditop status  {stamp}", ""]
-    out += [f"{label:<12}{text}" for label, text in status_lines(window)]
+    out += [f"{label:<12}{text}" for label, text in status_lines(window, changes,
+                                                                    state_request)]
     out += ["", f"findings: {len(findings) or 'none'}"]
     for finding in findings:
         out.append(f"  {finding.severity.upper():<9}{finding.id}: {finding.title}")

@@ -187,6 +187,18 @@ def fresh_state(auditd: AuditdProcess | None, config: AuditdConfig | None, *,
     return state
 
 
+def report_written_since(since: float, paths: tuple[str, ...] | None = None) -> bool:
+    """Whether a report was written at or after `since` (epoch seconds;
+    file times are as coarse as the kernel's tick, hence the 50 ms)."""
+    for path in paths or state_paths():
+        try:
+            if os.stat(path).st_mtime >= since - 0.05:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 # ------------------------------------------------------------ asking auditd
 
 def parse_version(text: str | None) -> tuple[int, ...] | None:

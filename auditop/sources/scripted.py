@@ -24,8 +24,9 @@ import time
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from auditop.core.model import (AuditdConfig, AuditdProcess, AuditStatus, NetlinkSocketRow,
-                                Sample, SystemInfo)
+from auditop.core.model import (AuditdConfig, AuditdLogReading, AuditdProcess, AuditdState,
+                                AuditStatus, ConfigChangeRecord, NetlinkSocketRow, Sample,
+                                SystemInfo)
 from auditop.core.changes import SetAck
 from auditop.core.errors import AuditError
 
@@ -281,6 +282,34 @@ def locked(seed: int = 7) -> Script:
     return step
 
 
+def drift(seed: int = 9) -> Script:
+    """Healthy, until someone runs `auditctl -b 100` at 40 s; auditd's log
+    names them half a second later. auditd 4.x writes a state report every
+    10 s (report_interval): its plugin queue is filling."""
+    base = healthy(seed)
+    config = replace(HEALTHY_CONFIG, report_interval=10, log_file="/var/log/audit/audit.log")
+    record = ConfigChangeRecord(
+        time=EPOCH + 40.03, serial=61766, field="backlog_limit", new=100, old=8192, res=1,
+        auid=1000, ses=3, pid=14356, ppid=14177, uid=0, comm="auditctl",
+        exe="/usr/sbin/auditctl", command="auditctl -b 100")
+
+    def step(n: int) -> Sample:
+        sample = base(n)
+        written = (n // 100) * 10.0  # a report every 10 s
+        state = AuditdState(
+            path="/run/audit/auditd.state", mtime=EPOCH + written, version="4.0.5",
+            writing_to_logs=True, logging_suspended=False, plugins_active=1,
+            plugin_queue_depth=min(200 + 25 * int(written), 1950),
+            plugin_queue_max_depth=min(300 + 30 * int(written), 1990),
+            plugin_queue_size=2000, plugin_queue_overflow=False)
+        log = AuditdLogReading("/var/log/audit/audit.log", None,
+                               (record,) if n == 405 else ())
+        status = sample.status if n < 400 else replace(sample.status, backlog_limit=100)
+        system = replace(sample.system, config=config, auditd_state=state, auditd_log=log)
+        return replace(sample, status=status, system=system)
+    return step
+
+
 SCENARIOS: dict[str, Callable[..., Script]] = {
     "healthy": healthy,
     "overflow": overflow,
@@ -290,6 +319,7 @@ SCENARIOS: dict[str, Callable[..., Script]] = {
     "auditd-not-running": auditd_not_running,
     "disabled": disabled,
     "locked": locked,
+    "drift": drift,
 }
 
 

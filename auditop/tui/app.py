@@ -43,7 +43,7 @@ from auditop.export.plot import PlotPoint, window_points
 from auditop.sources.demo import DemoSource
 from auditop.sources.replay import ReplayPlayer
 from auditop.tui.messages import (ChangeApplied, ChangeFailed, MonitorFailed, Notice,
-                                  Snapshotted)
+                                  Snapshotted, StateAsked)
 from auditop.tui.modes import (DEMO_ACTION_NAMES, DEMO_BINDINGS, DEMO_PREFIX,
                                REPLAY_ACTION_NAMES, REPLAY_BINDINGS, REPLAY_PREFIX,
                                ModeActions, mode_of)
@@ -74,7 +74,10 @@ class AuditopApp(ModeActions, App[int]):
     DemoSource adds the demo's keys. `clock` is the wall clock of the title
     line (a replay shows the recording's); `preload` samples are added to
     History before the first paint (screenshots); `autostart=False` runs no
-    sampler (or player) at all.
+    sampler (or player) at all. `ask_auditd_state(pid, state letter) -> one
+    line` asks auditd for a state report (run on a worker thread; the live one
+    is probes/auditd_state.py's request_state, which refuses for a stopped
+    auditd); None disables `s`.
     """
 
     CSS_PATH = "auditop.tcss"
@@ -105,6 +108,8 @@ class AuditopApp(ModeActions, App[int]):
                 id="interval.longer", group=WINDOW_KEYS),
         Binding("g", "plot", "plot", tooltip="a full-screen chart of the history so far",
                 id="plot"),
+        Binding("s", "auditd_state", "state", tooltip="ask auditd for its state report "
+                "(never a stopped auditd)", id="auditd-state"),
         *DEMO_BINDINGS,
         *REPLAY_BINDINGS,
     ]
@@ -118,7 +123,9 @@ class AuditopApp(ModeActions, App[int]):
                  startup_error: AuditError | None = None,
                  keymap: Mapping[str, str] | None = None,
                  backlog_limit_step: int = 2, demo: bool = False,
-                 player: ReplayPlayer | None = None) -> None:
+                 player: ReplayPlayer | None = None,
+                 ask_auditd_state: Callable[[int | None, str | None], str] | None = None
+                 ) -> None:
         super().__init__()
         if (source is None and source_factory is None and startup_error is None
                 and player is None):
@@ -147,6 +154,7 @@ class AuditopApp(ModeActions, App[int]):
         self._startup_error = startup_error
         self._user_keymap = dict(keymap or {})  # binding id -> keys, from the config file
         self.backlog_limit_step = backlog_limit_step
+        self._ask_auditd_state = ask_auditd_state
 
     @property
     def history(self):
@@ -236,7 +244,8 @@ class AuditopApp(ModeActions, App[int]):
         view = build_view(self.snapshot, paused=replay.paused if replay else self.paused,
                           now=latest.time if replay and latest else self.clock(),
                           read_only=self.read_only, blocked=blocked,
-                          demo=self.demo is not None, replay=replay)
+                          demo=self.demo is not None, replay=replay,
+                          can_ask_state=self._ask_auditd_state is not None)
         self.view = view
         self.query_one(TitleBar).view = view
         self.query_one(Banner).view = view
@@ -280,6 +289,8 @@ class AuditopApp(ModeActions, App[int]):
             return False  # a recording's windows are as they were recorded
         if action in CHANGE_ACTIONS and self._change_blocked():
             return None  # shown, dimmed: the title line says why
+        if action == "auditd_state" and (self.read_only or self._ask_auditd_state is None):
+            return None  # a signal to auditd: not in read-only mode
         return True
 
     # -- keys ---------------------------------------------------------------------------
@@ -320,6 +331,26 @@ class AuditopApp(ModeActions, App[int]):
 
     def _status(self):
         return self.snapshot.status if self.snapshot else None
+
+    def action_auditd_state(self) -> None:
+        """Ask auditd for a state report, on a worker: auditctl may be held by
+        the kernel. A stopped auditd is not signalled; the notice says why."""
+        status = self._status()
+        system = self.snapshot.system if self.snapshot else None
+        process = system.auditd if system else None
+        self.run_worker(partial(self._ask_state, status.pid if status else None,
+                                process.state if process else None),
+                        thread=True, group="auditd-state", exclusive=True,
+                        exit_on_error=False, name="ask auditd for a state report")
+
+    def _ask_state(self, pid: int | None, letter: str | None) -> None:
+        self.post_message(StateAsked(self._ask_auditd_state(pid, letter)))
+
+    @on(StateAsked)
+    def _on_state_asked(self, message: StateAsked) -> None:
+        asked = message.said.startswith("asked")
+        self.notify(message.said, title="auditd state report",
+                    severity="information" if asked else "warning", timeout=8)
 
     def _propose_action(self, action: str) -> None:
         found = self.snapshot.found if self.snapshot else None
@@ -445,6 +476,12 @@ class AuditopApp(ModeActions, App[int]):
             self.source.close()
 
 
+def _ask_live_auditd(pid: int | None, letter: str | None) -> str:
+    from auditop.probes.auditd_state import auditd_version, request_state
+
+    return request_state(pid, letter, auditd_version())
+
+
 def run(settings: Settings) -> int:
     """Run the TUI on the live kernel with the resolved settings (auditop/config);
     the process exit code."""
@@ -458,6 +495,7 @@ def run(settings: Settings) -> int:
     app = AuditopApp(source=source, startup_error=error, interval=settings.interval,
                      sample_rate=settings.sample_rate, read_only=settings.read_only,
                      thresholds=settings.thresholds, keymap=settings.keymap,
-                     backlog_limit_step=settings.backlog_limit_step)
+                     backlog_limit_step=settings.backlog_limit_step,
+                     ask_auditd_state=None if settings.read_only else _ask_live_auditd)
     app.run()
     return app.return_code or 0

@@ -53,3 +53,10 @@ class Notice(Message):
     damaged lines were skipped): shown as a notice."""
 
     text: str
+
+
+@dataclass
+class StateAsked(Message):
+    """What asking auditd for a state report did, in one line."""
+
+    said: str

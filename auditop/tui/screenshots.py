@@ -113,7 +113,13 @@ def demo_app(name: str, *, read_only: bool = False, change_log: Path | None = No
     script = SCENARIOS["healthy" if name == "not-answering" else name]()
     return AuditopApp(source=ScriptedSource(script), preload=scenario_samples(name, seconds),
                       autostart=False, clock=fixed_clock, read_only=read_only,
-                      change_log=change_log or Path(os.devnull))
+                      change_log=change_log or Path(os.devnull),
+                      ask_auditd_state=pretend_to_ask)
+
+
+def pretend_to_ask(pid: int | None, letter: str | None) -> str:
+    """The scripted auditd's answer to `s`: nothing is signalled."""
+    return f"asked auditd (pid {pid}) for a state report (scripted: nothing was sent)"
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ SHOTS = (
     Shot("failure-panic", "panic"),
     Shot("not-answering", "not-answering"),
     Shot("throttled", "throttled"),
+    Shot("drift", "drift"),
     Shot("confirm", "overflow", ("plus",)),
     Shot("help", "healthy", ("question_mark",)),
     Shot("demo-overflow", "demo-overflow"),

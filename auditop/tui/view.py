@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.model import AuditStatus, SystemInfo
@@ -45,6 +46,8 @@ class View:
     held_for: float = 0.0  # the longest, seconds
     demo: bool = False  # the simulated machine of `auditop --demo`
     replay: ReplayState | None = None  # `auditop replay`: where in the recording
+    setting_changes: tuple[SettingChange, ...] = ()  # changed underneath auditop lately
+    can_ask_state: bool = False  # a key asks auditd for a state report
 
     @property
     def throttled(self) -> bool:
@@ -61,7 +64,7 @@ class View:
 
 def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
                blocked: str | None, demo: bool = False,
-               replay: ReplayState | None = None) -> View:
+               replay: ReplayState | None = None, can_ask_state: bool = False) -> View:
     """`now` is the wall clock of the title line: in a replay, the recording's."""
     windows = snapshot.windows[-CHART_WINDOWS:]
     status = snapshot.status
@@ -95,4 +98,6 @@ def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
         held_for=snapshot.held_for,
         demo=demo,
         replay=replay,
+        setting_changes=snapshot.setting_changes,
+        can_ask_state=can_ask_state and not read_only and replay is None,
     )

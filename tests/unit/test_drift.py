@@ -120,7 +120,7 @@ def test_a_record_read_after_the_change_names_who_did_it():
     assert change.by == BY_AUDITCTL
     found = finding(history)
     assert found.title == ("backlog_limit changed underneath auditop: 8192 -> 100 "
-                           "(auditctl (pid 14356, auid unset))")
+                           "by auditctl (pid 14356, auid unset)")
     assert "pid 14356, ppid 14177, uid 0, auid unset, session unset, exe /usr/sbin/auditctl" \
         in found.detail
     assert "command line `auditctl -b 100`" in found.detail

@@ -14,6 +14,7 @@ from rich.markup import escape
 from textual.content import Content
 
 from auditop.core.findings import DEFAULT as THRESHOLDS
+from auditop.core.findings_auditd import change_text, plugin_queue_parts
 from auditop.core.history import recent_loss_causes
 from auditop.core.losses import causes_text
 from auditop.core.memory import format_bytes
@@ -140,8 +141,26 @@ def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
                   "$warning b" if wait_rate else "")]
     if view.throttled:
         wait.append(_item(f"THROTTLED {view.held_for:.1f} s", "reverse b $warning"))
-    return [("audit", audit), ("backlog", backlog), ("wait", wait),
+    rows = [("audit", audit), ("backlog", backlog), ("wait", wait),
             ("netlink", _netlink(view))]
+    if status.pid:
+        rows.append(("plugins", _plugins(view)))
+    return rows
+
+
+_LEVELS = {"": "", "warning": "$warning b", "error": "reverse b $error"}
+
+
+def _plugins(view: View) -> list[Content]:
+    """The pipeline's third stage: auditd's queue to its plugins, from its
+    state report (kernel backlog -> auditd's socket -> plugin queue)."""
+    system = view.system
+    state = system.auditd_state if system else None
+    parts = plugin_queue_parts(state, system.config if system else None, view.now)
+    items = [_item(text, _LEVELS[level]) for text, level in parts]
+    if state is None and parts[0][0] == "no fresh state report" and view.can_ask_state:
+        items.append(_item("(s asks auditd)", "$text-muted"))
+    return items
 
 
 def _jiffies(jiffies: int | None, hz: int | None) -> str:
@@ -250,6 +269,11 @@ def banner_content(view: View) -> Content:
                      "b $error")
     if view.panic:
         return _item("! failure = 2: the first lost record panics the machine", "b $error")
+    if view.setting_changes:
+        changes = view.setting_changes
+        more = f" (+{len(changes) - 1} more)" if len(changes) > 1 else ""
+        return _item(f"! {change_text(changes[-1], when=False)}{more}",
+                     "b $error" if any(c.critical for c in changes) else "b $warning")
     if view.window is None:
         return _item("collecting the first window...", "$text-muted")
     return _item("backlog not rising", "$text-muted")
