@@ -334,3 +334,56 @@ def test_version_from_the_real_package():
     if version is None:
         pytest.skip("no auditd package or auditctl here")
     assert parse_version(version) >= (2, 0)
+
+
+# ---------------------------------------------------------- fresh_state
+
+def _auditd(start_time):
+    from auditop.core.model import AuditdProcess
+    return AuditdProcess(pid=812, name="auditd", state="S", start_time=start_time)
+
+
+def _written(path, text, mtime):
+    path.write_text(text)
+    os.utime(path, (mtime, mtime))
+    return str(path)
+
+
+def test_fresh_state_of_the_running_auditd(tmp_path):
+    from auditop.probes.auditd_state import fresh_state
+    path = _written(tmp_path / "auditd.state", REPORT_3_0_9, 1000.0)
+    state = fresh_state(_auditd(900.0), None, now=1010.0, paths=(path,))
+    assert state.plugin_queue_size == 2000 and state.mtime == 1000.0
+    assert fresh_state(None, None, now=1010.0, paths=(path,)) is None  # no auditd, no report
+    assert fresh_state(_auditd(900.0), None, now=1031.0, paths=(path,)) is None  # 31 s old
+    # Written before this auditd started: a previous auditd's report.
+    assert fresh_state(_auditd(1005.0), None, now=1010.0, paths=(path,)) is None
+
+
+def test_report_interval_widens_freshness(tmp_path):
+    from auditop.core.model import AuditdConfig
+    from auditop.probes.auditd_state import fresh_state, max_age
+    config = AuditdConfig(path="/c", report_interval=60)
+    assert max_age(config) == 125.0 and max_age(None) == 30.0
+    path = _written(tmp_path / "auditd.state", REPORT_4, 1000.0)
+    assert fresh_state(_auditd(None), config, now=1100.0, paths=(path,)).version == "4.0.5"
+
+
+def test_fresh_state_picks_the_newest_file_and_rereads_it_when_it_changes(tmp_path):
+    from auditop.probes.auditd_state import fresh_state
+    old = _written(tmp_path / "old.state", REPORT_3_0_9, 1000.0)
+    new = _written(tmp_path / "new.state", REPORT_4, 1001.0)
+    assert fresh_state(_auditd(None), None, now=1002.0, paths=(old, new)).path == new
+    first = fresh_state(_auditd(None), None, now=1002.0, paths=(new,))
+    assert fresh_state(_auditd(None), None, now=1002.0, paths=(new,)) is first  # cached
+    _written(tmp_path / "new.state", REPORT_4.replace("depth = 12", "depth = 13"), 1003.0)
+    assert fresh_state(_auditd(None), None, now=1004.0,
+                       paths=(new,)).plugin_queue_depth == 13
+
+
+def test_report_written_since(tmp_path):
+    from auditop.probes.auditd_state import report_written_since
+    path = _written(tmp_path / "auditd.state", REPORT_4, 1000.0)
+    assert report_written_since(1000.0, (path,))
+    assert not report_written_since(1001.0, (path,))
+    assert not report_written_since(0.0, (str(tmp_path / "absent"),))

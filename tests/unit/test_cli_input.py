@@ -117,3 +117,17 @@ def test_a_bug_is_said_as_a_bug_in_one_line(monkeypatch):
     assert err.getvalue().startswith("auditop: internal error (a bug in auditop): KeyError")
     assert err.getvalue().count("\n") == 1 and "test_cli_input.py" in err.getvalue()
     assert out.getvalue().startswith("AUDIT UNKNOWN - internal error")
+
+
+@pytest.mark.parametrize("argv", [["--read-only", "status", "--auditd-state"],
+                                  ["status", "--auditd-state", "--read-only"]])
+def test_auditd_state_is_refused_in_read_only_mode(argv):
+    code, out, err = run(argv)
+    assert (code, out) == (2, "")
+    assert err == ("auditop: --auditd-state signals auditd to ask for its report; "
+                   "--read-only forbids that\n")
+
+
+def test_read_only_status_alone_is_fine():
+    code, out, err = run(["--read-only", "status"])
+    assert "reached the kernel" in err  # got past validation: only the kernel is left
