@@ -114,8 +114,9 @@ class DriftWatch:
         status = sample.status
         if status is None:
             return
-        self._expected = [e for e in self._expected
-                          if sample.mono - e.since <= OWN_CHANGE_SECONDS]
+        if self._expected:
+            self._expected = [e for e in self._expected
+                              if sample.mono - e.since <= OWN_CHANGE_SECONDS]
         previous, self._previous = self._previous, sample
         if previous is None:
             return

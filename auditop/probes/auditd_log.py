@@ -291,18 +291,16 @@ class AuditdLog:
                 self._partial = b""
                 os.lseek(self._fd, 0, os.SEEK_END)
                 return b""
-            chunks, left = [], budget
-            while left > 0:
-                chunk = os.read(self._fd, min(left, 1024 * 1024))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
+            data = os.read(self._fd, min(budget, max(behind, 0)) or 1)
+            # A regular file gives all that was asked in one read; loop only
+            # for what arrived after the fstat.
+            while len(data) < budget and (more := os.read(self._fd, budget - len(data))):
+                data += more
         except OSError as exc:
             self.unavailable = _why(self.path, exc)
             self._close()
             return b""
-        return b"".join(chunks)
+        return data
 
     def _line_end(self, data: bytes) -> bytes:
         """A rotated file's last line has its newline; guard against one
@@ -321,41 +319,39 @@ class AuditdLog:
     # -- parsing ------------------------------------------------------------
 
     def _scan(self, data: bytes) -> list[ConfigChangeRecord]:
-        buf = self._partial + data
-        cut = buf.rfind(b"\n") + 1
-        buf, self._partial = buf[:cut], buf[cut:]
-        if len(self._partial) > MAX_LINE:
-            self._partial = b""
+        buf = self._partial + data if self._partial else data
+        cut = buf.rfind(b"\n") + 1  # complete lines end here (no copy: bounds only)
+        self._partial = buf[cut:] if len(buf) - cut <= MAX_LINE else b""
         waiting = list(self._pending)
         for pending in waiting:
             pending.polls += 1
-            self._complete(pending, buf)
-        position = buf.find(_CONFIG_CHANGE)
+            self._complete(pending, buf, 0, cut)
+        position = buf.find(_CONFIG_CHANGE, 0, cut)
         while position >= 0:
             start = buf.rfind(b"\n", 0, position) + 1
-            end = buf.find(b"\n", position)
+            end = buf.find(b"\n", position, cut)
             line = buf[start:end]
             record = parse_config_change(line)
             if record is not None:
                 ident = record_id(line)[0]
                 self._pending.append(_Pending(record, ident))
-                self._complete(self._pending[-1], buf, end)
-            position = buf.find(_CONFIG_CHANGE, end)
+                self._complete(self._pending[-1], buf, end, cut)
+            position = buf.find(_CONFIG_CHANGE, end, cut)
         done = [p for p in self._pending
                 if (p.syscall and p.proctitle) or p.polls >= PENDING_POLLS]
         self._pending = [p for p in self._pending if p not in done]
         return [p.record for p in done]
 
-    def _complete(self, pending: _Pending, buf: bytes, start: int = 0) -> None:
-        """Fill in the SYSCALL and PROCTITLE records of the event, if in buf."""
+    def _complete(self, pending: _Pending, buf: bytes, start: int, cut: int) -> None:
+        """Fill in the SYSCALL and PROCTITLE records of the event, if in
+        buf[start:cut] (complete lines only)."""
         for kind, attr, add in ((b"type=SYSCALL msg=", "syscall", with_syscall),
                                 (b"type=PROCTITLE msg=", "proctitle", with_proctitle)):
             if getattr(pending, attr):
                 continue
-            at = buf.find(kind + pending.ident, start)
+            at = buf.find(kind + pending.ident, start, cut)
             if at >= 0:
-                end = buf.find(b"\n", at)
-                pending.record = add(pending.record, buf[at:end if end >= 0 else len(buf)])
+                pending.record = add(pending.record, buf[at:buf.find(b"\n", at, cut)])
                 setattr(pending, attr, True)
 
     def _expire_all(self) -> list[ConfigChangeRecord]:
