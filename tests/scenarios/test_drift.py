@@ -7,11 +7,13 @@ The lab restores backlog_limit at its teardown; the test restores it too.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
 from pathlib import Path
 
+from tests.pilot import wait_for
 from tests.scenarios.lab import LAB_BACKLOG_LIMIT, auditctl, ids, wait_until
 
 RECORD_S = 7.0
@@ -94,3 +96,50 @@ def test_auditctl_change_is_flagged_with_who_did_it_and_auditops_own_is_not(lab)
     assert by_other_auditop and by_other_auditop[-1]["by"]["ppid"] == os.getpid()
     lab.note(named_after_s=round(named_after, 2), auid=change.by.auid,
              recorder_lines_flagged=len(flagged), syscall_exe=change.by.exe)
+
+
+async def test_the_tui_names_who_changed_it_and_asks_auditd_for_its_state(lab, tmp_path):
+    """The live screen as a person sees it: `auditctl -b 100` in another
+    terminal shows in the banner with who did it; `+ y` (auditop's own
+    change) adds nothing; `s` asks the running auditd for a state report."""
+    from auditop.probes.auditd_state import STATE_PATH_3
+    from auditop.sources.live import LiveSource
+    from auditop.tui.app import AuditopApp, _ask_live_auditd
+    from auditop.tui.widgets.findings import FindingsList
+    from auditop.tui.widgets.summary import Banner
+
+    state_existed = os.path.exists(STATE_PATH_3)
+    app = AuditopApp(source_factory=LiveSource, interval=0.5, sample_rate=20,
+                     change_log=tmp_path / "changes.jsonl", ask_auditd_state=_ask_live_auditd)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            banner = app.query_one(Banner)
+            assert await wait_for(pilot, lambda: len(app.history.windows) >= 2, timeout=5)
+            changer = await asyncio.to_thread(
+                subprocess.run, ["auditctl", "-b", "100"], capture_output=True, timeout=15)
+            assert changer.returncode == 0
+            assert await wait_for(pilot, lambda: "by auditctl (pid" in
+                                  banner.render().plain, timeout=5), banner.render().plain
+            said = banner.render().plain
+            assert said.startswith("! backlog_limit changed 64 -> 100 by auditctl (pid ")
+
+            notices = []
+            app.notify = lambda message, **kw: notices.append(message)
+            await pilot.press("plus")
+            await pilot.press("y")
+            assert await wait_for(pilot, lambda: app.snapshot.status.backlog_limit == 200, 5)
+            await pilot.pause(1.5)  # the own change's CONFIG_CHANGE record is read too
+            assert banner.render().plain == said
+            titles = [f.title for f in app.query_one(FindingsList).findings
+                      if f.id == "setting-changed"]
+            assert titles == [said[2:].replace(" changed 64", " changed underneath auditop: 64")]
+
+            await pilot.press("s")
+            assert await wait_for(pilot, lambda: any("state report" in n for n in notices), 5)
+            assert f"asked auditd (pid {lab.auditd_pid}) for a state report (SIGCONT)" in notices
+            assert await wait_for(pilot, lambda: app.snapshot.system.auditd_state is not None, 3)
+            await pilot.press("q")
+    finally:
+        auditctl("-b", str(LAB_BACKLOG_LIMIT))
+        if not state_existed and os.path.exists(STATE_PATH_3):
+            os.remove(STATE_PATH_3)
