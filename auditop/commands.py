@@ -86,8 +86,8 @@ def run_status(args: argparse.Namespace) -> int:
     if args.auditd_state:
         if args.settings.read_only:
             origin = args.resolved["read_only"][1]
-            print(f"auditop: --auditd-state signals auditd to ask for its report; read-only "
-                  f"(read_only = true, {origin}) forbids that", file=sys.stderr)
+            print(f"auditop: --auditd-state signals auditd to ask for its report; "
+                  f"read-only mode ({origin}) forbids that", file=sys.stderr)
             return USAGE_ERROR
         source = _live_source()
         try:

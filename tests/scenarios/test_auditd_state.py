@@ -90,7 +90,8 @@ def test_a_stopped_auditd_is_not_signalled(lab, state_files):
         refused = run_auditop("--read-only", "status", "--auditd-state")
         assert refused.returncode == 2 and refused.stdout == ""
         assert refused.stderr.strip() == ("auditop: --auditd-state signals auditd to ask "
-                                          "for its report; --read-only forbids that")
+                                          "for its report; read-only mode (command line) "
+                                          "forbids that")
         assert process_state(pid) == "T"
     finally:
         lab.resume_auditd()

@@ -125,7 +125,7 @@ def test_auditd_state_is_refused_in_read_only_mode(argv):
     code, out, err = run(argv)
     assert (code, out) == (2, "")
     assert err == ("auditop: --auditd-state signals auditd to ask for its report; "
-                   "--read-only forbids that\n")
+                   "read-only mode (command line) forbids that\n")
 
 
 def test_read_only_status_alone_is_fine():
