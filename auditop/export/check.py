@@ -43,6 +43,11 @@ LIVE: Mapping[str, int | str] = {
     "kernel-throttling": WARNING,
     "kernel-not-answering": WARNING,
     "failure-panic": PANIC_RULE,
+    # auditd's state report (a fresh one: auditd 4.0.5+ writes it every report_interval)
+    "auditd-logging-suspended": CRITICAL,
+    "plugin-queue-filling": WARNING,
+    # A change seen within the sampled window; critical when failure or enabled became 2.
+    "setting-changed": BY_SEVERITY,
 }
 
 

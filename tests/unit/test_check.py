@@ -187,3 +187,26 @@ def test_bad_flags_are_unknown_with_exit_3(argv, needle, capsys):
     out = capsys.readouterr().out
     assert out.startswith("AUDIT UNKNOWN - usage: ") and needle in out
     assert out.count("\n") == 1
+
+
+def test_drift_and_auditd_state_weigh_as_documented():
+    """A change seen in the window is a warning (critical for failure 2); a
+    fresh report's filling queue a warning, suspended logging critical; the
+    sticky overflow flag is only named."""
+    from auditop.core.model import AuditdState
+    changed = idle() + [make_sample(1.0 + i / 10, system=STOCK, backlog_limit=100,
+                                    backlog_wait_time=15000) for i in range(3)]
+    (state, line), _ = checked(changed)
+    assert state == WARNING and "backlog_limit changed underneath auditop" in line
+    panic = idle() + [make_sample(1.0, system=STOCK, backlog_limit=64,
+                                  backlog_wait_time=15000, failure=2)]
+    assert checked(panic)[0][0] == CRITICAL
+
+    def with_state(**fields):
+        now = make_sample(0.0, system=STOCK).time
+        state = AuditdState(path="/run/audit/auditd.state", mtime=now, **fields)
+        return idle(replace(STOCK, auditd_state=state))
+    assert checked(with_state(plugin_queue_depth=1500, plugin_queue_size=2000))[0][0] == WARNING
+    assert checked(with_state(logging_suspended=True))[0][0] == CRITICAL
+    (state, line), _ = checked(with_state(plugin_queue_overflow=True))
+    assert state == OK and "plugin-queue-overflow" in line
