@@ -62,6 +62,7 @@ from auditop.tui.widgets.summary import Banner, Summary, TitleBar
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0)  # display interval steps for [ and ]
 CHANGE_ACTIONS = frozenset({"double", "halve", "exact", "restore"})
 WINDOW_KEYS = Binding.Group("window")
+LIMIT_KEYS = Binding.Group("limit×2÷2")  # + and - share one footer item: room for i
 
 
 class AuditopApp(ModeActions, App[int]):
@@ -93,10 +94,10 @@ class AuditopApp(ModeActions, App[int]):
         Binding("p", "pause", "pause", tooltip="pause / resume the display (sampling goes "
                 "on)", id="pause"),
         Binding("plus", "double", "limit×2", tooltip="propose doubling backlog_limit",
-                id="double"),
+                id="double", group=LIMIT_KEYS),
         Binding("minus", "halve", "limit÷2", tooltip="propose halving backlog_limit",
-                id="halve"),
-        Binding("b", "exact", "set limit", tooltip="propose an exact backlog_limit",
+                id="halve", group=LIMIT_KEYS),
+        Binding("b", "exact", "exact", tooltip="propose an exact backlog_limit",
                 id="exact"),
         Binding("u", "restore", "undo", tooltip="propose restoring the backlog_limit "
                 "auditop found at start", id="restore"),
@@ -108,7 +109,7 @@ class AuditopApp(ModeActions, App[int]):
                 id="interval.longer", group=WINDOW_KEYS),
         Binding("g", "plot", "plot", tooltip="a full-screen chart of the history so far",
                 id="plot"),
-        Binding("s", "auditd_state", "state", tooltip="ask auditd for its state report "
+        Binding("i", "auditd_state", "auditd", tooltip="ask auditd for its state report "
                 "(never a stopped auditd)", id="auditd-state"),
         *DEMO_BINDINGS,
         *REPLAY_BINDINGS,
@@ -289,8 +290,11 @@ class AuditopApp(ModeActions, App[int]):
             return False  # a recording's windows are as they were recorded
         if action in CHANGE_ACTIONS and self._change_blocked():
             return None  # shown, dimmed: the title line says why
-        if action == "auditd_state" and (self.read_only or self._ask_auditd_state is None):
-            return None  # a signal to auditd: not in read-only mode
+        if action == "auditd_state":
+            if self.player is not None or self.demo is not None:
+                return False  # a recording or the simulator: no auditd to ask
+            if self.read_only or self._ask_auditd_state is None:
+                return None  # a signal to auditd: not in read-only mode
         return True
 
     # -- keys ---------------------------------------------------------------------------

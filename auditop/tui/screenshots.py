@@ -118,7 +118,7 @@ def demo_app(name: str, *, read_only: bool = False, change_log: Path | None = No
 
 
 def pretend_to_ask(pid: int | None, letter: str | None) -> str:
-    """The scripted auditd's answer to `s`: nothing is signalled."""
+    """The scripted auditd's answer to `i`: nothing is signalled."""
     return f"asked auditd (pid {pid}) for a state report (scripted: nothing was sent)"
 
 

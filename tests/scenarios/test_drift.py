@@ -101,7 +101,7 @@ def test_auditctl_change_is_flagged_with_who_did_it_and_auditops_own_is_not(lab)
 async def test_the_tui_names_who_changed_it_and_asks_auditd_for_its_state(lab, tmp_path):
     """The live screen as a person sees it: `auditctl -b 100` in another
     terminal shows in the banner with who did it; `+ y` (auditop's own
-    change) adds nothing; `s` asks the running auditd for a state report."""
+    change) adds nothing; `i` asks the running auditd for a state report."""
     from auditop.probes.auditd_state import STATE_PATH_3
     from auditop.sources.live import LiveSource
     from auditop.tui.app import AuditopApp, _ask_live_auditd
@@ -134,7 +134,7 @@ async def test_the_tui_names_who_changed_it_and_asks_auditd_for_its_state(lab, t
                       if f.id == "setting-changed"]
             assert titles == [said[2:].replace(" changed 64", " changed underneath auditop: 64")]
 
-            await pilot.press("s")
+            await pilot.press("i")
             assert await wait_for(pilot, lambda: any("state report" in n for n in notices), 5)
             assert f"asked auditd (pid {lab.auditd_pid}) for a state report (SIGCONT)" in notices
             assert await wait_for(pilot, lambda: app.snapshot.system.auditd_state is not None, 3)

@@ -31,10 +31,10 @@ def test_plugin_queue_row_from_a_state_report():
 
 
 def test_plugin_queue_row_without_a_report_says_how_to_get_one():
-    assert "plugins no fresh state report  (s asks auditd)" in summary_content(
+    assert "plugins no fresh state report  (i asks auditd)" in summary_content(
         view_of("healthy", can_ask_state=True)).plain
     read_only = summary_content(view_of("healthy", can_ask_state=True, read_only=True)).plain
-    assert "plugins no fresh state report" in read_only and "s asks" not in read_only
+    assert "plugins no fresh state report" in read_only and "i asks" not in read_only
 
 
 def test_no_plugins_no_queue():
@@ -77,7 +77,7 @@ async def test_s_asks_the_running_auditd_once():
     async with app.run_test(size=(80, 24)) as pilot:
         notices = []
         app.notify = lambda message, **kw: notices.append(message)
-        await pilot.press("s")
+        await pilot.press("i")
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -97,7 +97,7 @@ async def test_s_never_signals_a_stopped_auditd():
     async with app.run_test(size=(80, 24)) as pilot:
         notices = []
         app.notify = lambda message, **kw: notices.append((message, kw.get("severity")))
-        await pilot.press("s")
+        await pilot.press("i")
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -113,7 +113,7 @@ async def test_s_is_off_in_read_only_mode_or_without_a_way_to_ask(options):
     app = scripted_app(ask_auditd_state=ask, **options)
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.check_action("auditd_state", ()) is None
-        await pilot.press("s")
+        await pilot.press("i")
         await pilot.pause()
         await app.workers.wait_for_complete()
         assert "s asks" not in text(app.query_one(Summary))

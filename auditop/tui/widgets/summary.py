@@ -159,7 +159,7 @@ def _plugins(view: View) -> list[Content]:
     parts = plugin_queue_parts(state, system.config if system else None, view.now)
     items = [_item(text, _LEVELS[level]) for text, level in parts]
     if state is None and parts[0][0] == "no fresh state report" and view.can_ask_state:
-        items.append(_item("(s asks auditd)", "$text-muted"))
+        items.append(_item("(i asks auditd)", "$text-muted"))
     return items
 
 
