@@ -86,14 +86,7 @@ def _record_rates(workdir: Path, seconds: float, warmup: float) -> list[Figure]:
                 polls.append((sent_now - sent) / (now - at))
                 at, used, sent = now, used_now, sent_now
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-            try:
-                _, err = process.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                _, err = process.communicate()
-            reap_orphans(known)
+            err = _stop(process, known)
         if len(cpu) < pieces:
             why = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
             figures += [unavailable(name, m, u, f"record ended early: {why[0][:120]}")
@@ -177,14 +170,7 @@ def _exporter(scrapes: int) -> list[Figure]:
     except (OSError, http.client.HTTPException) as exc:
         problem = f"a scrape failed: {exc}"
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        try:
-            _, err = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
-        reap_orphans(known)
+        err = _stop(process, known)
     if problem:
         tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
         return [unavailable(EXPORTER, m, u, f"{problem} {tail[0][:100]}".strip())
@@ -210,3 +196,17 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen, known) -> str:
+    """Ctrl-C the way a person stops it (kill after 10 s), reap the senders
+    it left behind; its stderr."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    reap_orphans(known)
+    return err

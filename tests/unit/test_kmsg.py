@@ -142,14 +142,6 @@ def test_split_records_keeps_continuations_with_their_record():
 
 # ---------------------------------------------------------------- follower
 
-@pytest.fixture
-def pipe():
-    read_end, write_end = os.pipe()
-    os.set_blocking(read_end, False)
-    yield read_end, write_end
-    os.close(write_end)
-
-
 def test_follower_on_a_pipe_returns_new_kernel_messages_then_nothing(pipe):
     read_end, write_end = pipe
     log = KernelLog("fake-kmsg", opener=lambda path: read_end)

@@ -110,14 +110,6 @@ def test_one_dump_costs_well_under_a_millisecond():
 
 # --- the loss-cause follower -----------------------------------------------------
 
-@pytest.fixture
-def pipe():
-    read_end, write_end = os.pipe()
-    os.set_blocking(read_end, False)
-    yield read_end, write_end
-    os.close(write_end)
-
-
 def test_each_poll_gives_what_arrived_since_the_last(pipe):
     read_end, write_end = pipe
     follower = LossCauseFollower(KernelLog("fake", opener=lambda path: read_end))
