@@ -10,7 +10,6 @@ an unsafe machine and restores everything."""
 from __future__ import annotations
 
 import os
-import time
 
 from tests.benchmarks.lock import KernelLock
 from tests.benchmarks.procs import children_of, reap_orphans
@@ -31,7 +30,7 @@ class LabFailed(Exception):
 
 def measure(lock: KernelLock, bursts: int = 8, lock_wait: float = 120.0) -> Section:
     from auditop.core.sampler import DEFAULT_RATE_HZ
-    from tests.scenarios.lab import (LAB_BACKLOG_LIMIT, Lab, LabRefused, OnceASecond,
+    from tests.scenarios.lab import (LAB_BACKLOG_LIMIT, Lab, LabRefused,
                                      missing_capability)
 
     unit = f"of {bursts}"
@@ -56,12 +55,9 @@ def measure(lock: KernelLock, bursts: int = 8, lock_wait: float = 120.0) -> Sect
         except RuntimeError as exc:  # auditctl or auditd failed; the lab has undone itself
             return missing(f"the lab could not start: {str(exc).splitlines()[0][:160]}")
         try:
-            recording = lab.record(LEAD_S + bursts + 1.5, sample_rate=DEFAULT_RATE_HZ)
-            start = time.monotonic() + LEAD_S
-            producer = lab.producer("bursts", start, bursts, BURST_S, 1.0, 2_000_000)
-            with OnceASecond(start + READER_PHASE_S, bursts) as reader:
-                floods = lab.results([producer], timeout=LEAD_S + bursts + 10)[0]["bursts"]
-            recording.finish(timeout=20)
+            recording, floods, reads = lab.bursts(
+                bursts, burst_s=BURST_S, lead_s=LEAD_S, reader_phase_s=READER_PHASE_S,
+                sample_rate=DEFAULT_RATE_HZ)
         finally:
             try:
                 lab.close()
@@ -89,7 +85,7 @@ def measure(lock: KernelLock, bursts: int = 8, lock_wait: float = 120.0) -> Sect
     peaks = sum(peak >= LAB_BACKLOG_LIMIT for peak in burst_peaks)
     last = sum(top(b, e, lambda line: line["status"]["backlog"]) >= LAB_BACKLOG_LIMIT
                for b, e, _ in floods)
-    one_hz = sum(read["backlog"] >= LAB_BACKLOG_LIMIT for _, read in reader.reads)
+    one_hz = sum(read["backlog"] >= LAB_BACKLOG_LIMIT for _, read in reads)
     lost = sum(line["window"]["lost"] or 0 for line in lines)
     losing = sum(any((line["window"]["lost"] or 0) > 0 for line in over(b, e))
                  for b, e, _ in floods)
@@ -102,7 +98,7 @@ def measure(lock: KernelLock, bursts: int = 8, lock_wait: float = 120.0) -> Sect
              f"busy); it counted {lost} records lost, in the windows of {losing} of "
              f"{len(floods)} bursts",
              f"auditop's peak in each burst's windows: {burst_peaks}; the 1 Hz reads of "
-             f"the backlog: {[read['backlog'] for _, read in reader.reads]}",
+             f"the backlog: {[read['backlog'] for _, read in reads]}",
              "a count of one run: n is 1 (each burst is one trial); a burst counts when a "
              "window over it peaked at the limit; the lost records of a burst are counted "
              "whether or not a sample landed at its top")

@@ -332,6 +332,20 @@ class Lab:
         self.event(f"record {seconds} s")
         return recording
 
+    def bursts(self, count: int, *, burst_s: float = 0.15, lead_s: float = 1.5,
+               reader_phase_s: float = 0.5, sample_rate: float = 10.0):
+        """`count` floods of `burst_s` one second apart after `lead_s` of calm,
+        with `auditop record` running and a 1 Hz `auditctl -s` reader
+        `reader_phase_s` into each second: (the finished recording, each
+        flood's [wall start, wall end, opens], the reader's reads)."""
+        recording = self.record(lead_s + count + 1.5, sample_rate=sample_rate)
+        start = time.monotonic() + lead_s
+        producer = self.producer("bursts", start, count, burst_s, 1.0, 2_000_000)
+        with OnceASecond(start + reader_phase_s, count) as reader:
+            floods = self.results([producer], timeout=lead_s + count + 10)[0]["bursts"]
+        recording.finish(timeout=20)
+        return recording, floods, reader.reads
+
     def status(self) -> dict[str, int]:
         return auditctl_status()
 

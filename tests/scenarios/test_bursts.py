@@ -10,10 +10,9 @@ them. The test states both counts.
 
 from __future__ import annotations
 
-import time
 
 from auditop.core.sampler import DEFAULT_RATE_HZ
-from tests.scenarios.lab import (LAB_BACKLOG_LIMIT, OnceASecond, compare_with_auditctl)
+from tests.scenarios.lab import LAB_BACKLOG_LIMIT, compare_with_auditctl
 
 BURSTS = 8
 BURST_S = 0.15
@@ -29,12 +28,9 @@ SAMPLE_RATE_HZ = DEFAULT_RATE_HZ
 
 
 def test_every_burst_shows_as_a_window_at_the_limit(lab):
-    recording = lab.record(LEAD_S + BURSTS + 1.5, sample_rate=SAMPLE_RATE_HZ)
-    start = time.monotonic() + LEAD_S
-    producer = lab.producer("bursts", start, BURSTS, BURST_S, 1.0, 2_000_000)
-    with OnceASecond(start + READER_PHASE_S, BURSTS) as reader:
-        bursts = lab.results([producer], timeout=LEAD_S + BURSTS + 10)[0]["bursts"]
-    recording.finish(timeout=20)
+    recording, bursts, one_hz = lab.bursts(BURSTS, burst_s=BURST_S, lead_s=LEAD_S,
+                                           reader_phase_s=READER_PHASE_S,
+                                           sample_rate=SAMPLE_RATE_HZ)
     reads = compare_with_auditctl(quiet=True)  # auditd keeps up between bursts
 
     assert recording.returncode == 0, recording.stderr
@@ -56,7 +52,7 @@ def test_every_burst_shows_as_a_window_at_the_limit(lab):
 
     peaks = [peak(begin, end) for begin, end, _ in bursts]
     seen = [p >= LAB_BACKLOG_LIMIT for p in peaks]
-    instantaneous = [read for _, read in reader.reads if read["backlog"] >= LAB_BACKLOG_LIMIT]
+    instantaneous = [read for _, read in one_hz if read["backlog"] >= LAB_BACKLOG_LIMIT]
     # What a display of auditop's own last sample per window (no peak) would show.
     last_sample = [line for line in lines
                    if (line["status"]["backlog"] or 0) >= LAB_BACKLOG_LIMIT]
@@ -65,8 +61,8 @@ def test_every_burst_shows_as_a_window_at_the_limit(lab):
     lab.note(bursts=len(bursts), opens_per_burst=[b[2] for b in bursts],
              auditop_windows_at_limit=len(full_windows),
              bursts_seen_by_auditop=sum(seen),
-             one_hz_reads_at_limit=f"{len(instantaneous)}/{len(reader.reads)}",
-             one_hz_backlogs=[read["backlog"] for _, read in reader.reads],
+             one_hz_reads_at_limit=f"{len(instantaneous)}/{len(one_hz)}",
+             one_hz_backlogs=[read["backlog"] for _, read in one_hz],
              window_last_sample_at_limit=len(last_sample),
              burst_peaks=peaks,
              window_peaks=[line["window"]["backlog_peak"] for line in lines],
@@ -86,6 +82,6 @@ def test_every_burst_shows_as_a_window_at_the_limit(lab):
     # the limit itself in (nearly) every burst; measured 23 of 24 bursts at
     # a fixed 50 Hz, the other one peaked at 60 of 64.
     assert sum(seen) >= BURSTS - 1, peaks
-    assert len(reader.reads) == BURSTS
+    assert len(one_hz) == BURSTS
     assert len(instantaneous) < BURSTS / 2, "the 1 Hz reader was expected to miss most"
     assert lines[-1]["window"]["backlog_peak"] < LAB_BACKLOG_LIMIT  # quiet after the last
