@@ -15,7 +15,8 @@ send() returned. At most `limit` may be busy at once; one more is allowed for
 a change, so a change is never starved by polls the kernel is holding. While
 the kernel holds senders, polls are spaced by the expected hold over `limit`
 (2 s and 6 senders: one every 0.33 s), so the answers spread over the
-throttle instead of using every sender in its first half second.
+throttle instead of using every sender in its first tenth of a second
+(at 50 Hz, before any is known to be held).
 """
 
 from __future__ import annotations
@@ -123,12 +124,16 @@ class SenderPool:
             if self._closed:
                 raise OSError(9, "the audit connection is closed")
             now = self._clock()
-            held = [now - s.busy_since for s in self._senders
-                    if s.busy_since is not None and now - s.busy_since > held_after]
-            if held and not reserved:
-                hold = max(self.expected_hold, self._last_hold, *held)
+            busy = [now - s.busy_since for s in self._senders if s.busy_since is not None]
+            held = [seconds for seconds in busy if seconds > held_after]
+            # Paced while a sender is held, and from the first answer that
+            # says the kernel holds senders (expected_hold): a sender is only
+            # known to be held after `held_after`, and at 50 Hz every sender
+            # would be spent, and held together, before that.
+            if not reserved and (held or (busy and self.expected_hold)):
+                hold = max(self.expected_hold, self._last_hold, *busy)
                 if now - self._last_send < hold / self.limit:
-                    raise LookupError(len(held), max(held))
+                    raise LookupError(len(busy), max(busy))
             idle = [s for s in self._senders if s.busy_since is None]
             if idle:
                 sender = idle[0]

@@ -131,9 +131,11 @@ async def test_the_tui_and_the_recorder_show_real_values_while_the_kernel_thrott
             await press("right_square_bracket", lambda: app.history.interval == 2.0),
             await press("left_square_bracket", lambda: app.history.interval == 1.0),
         ]
+        # At least six windows of throttle for the recorder's checks below.
+        await asyncio.sleep(max(0.0, throttled_at + 7.5 - time.time()))
         throttled_windows = [w for w in app.history.windows if w.held_senders]
+        ending_at = time.time()  # auditd resumes next, and the backlog drains
         await asyncio.to_thread(end_throttle, lab, producers)
-        resumed_at = time.time()
         assert await wait_for(pilot, lambda: "THROTTLED" not in text(title), timeout=8)
         assert await wait_for(pilot, lambda: app.history.windows[-1].backlog_peak == 0, 8)
         await pilot.press("q")
@@ -144,6 +146,8 @@ async def test_the_tui_and_the_recorder_show_real_values_while_the_kernel_thrott
              banner=banner_during.strip(),
              tui_throttled_windows=len(throttled_windows),
              tui_throttled_peaks=[w.backlog_peak for w in throttled_windows],
+             tui_throttled_answers=[(w.samples, w.failures, round(w.seconds, 2))
+                                    for w in throttled_windows],
              wait_actual_jiffies=reads["auditctl_after"]["backlog_wait_time_actual"])
     # The reference tool is held the whole backlog_wait_time; auditop is not.
     assert max(reference) >= 1.5, reference
@@ -161,7 +165,7 @@ async def test_the_tui_and_the_recorder_show_real_values_while_the_kernel_thrott
     lines = recording.windows
     times = [line["time"] for line in lines]
     gaps = [round(b - a, 2) for a, b in zip(times, times[1:])]
-    during = [line for line in lines if throttled_at + 1 <= line["time"] <= resumed_at]
+    during = [line for line in lines if throttled_at + 1 <= line["time"] <= ending_at]
     held = [line for line in during if line["held_senders"]]
     lab.note(record_gaps_s=gaps, record_windows_in_throttle=len(during),
              record_windows_held=len(held),

@@ -1,0 +1,83 @@
+"""The sender pool's pacing, on a scripted clock. The senders are real child
+processes writing into a socketpair; a send counts as under way until its
+report is taken (sent()), as in the client, so 'held' is the clock's say."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from auditop.kernel.senders import HELD_AFTER, SenderPool
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def pool():
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    clock = Clock()
+    senders = SenderPool(theirs.fileno(), limit=6, clock=clock)
+    senders.clock = clock
+    yield senders
+    senders.close()
+    ours.close()
+    theirs.close()
+
+
+def message(seq: int) -> bytes:
+    return (16).to_bytes(4, "little") + bytes(4) + seq.to_bytes(4, "little") + bytes(4)
+
+
+def test_polls_go_out_back_to_back_while_nothing_says_the_kernel_holds(pool):
+    for seq in range(1, 4):
+        pool.send(message(seq), seq)
+        pool.clock.now += 0.02
+    assert len(pool._senders) == 3
+
+
+def test_the_first_throttled_answer_spaces_polls_before_any_sender_is_known_held(pool):
+    # The answer to seq 1 said: backlog over its limit, a 2 s wait. Its sender
+    # is still in send(), for 0.02 s only (not yet 'held'), when the sampler,
+    # at 50 Hz, asks again.
+    pool.send(message(1), 1)
+    pool.expected_hold = 2.0
+    pool.clock.now += 0.02
+    assert 0.02 < HELD_AFTER
+    with pytest.raises(LookupError) as refused:
+        pool.send(message(2), 2)
+    assert refused.value.args[0] == 1  # one sender under way
+    pool.clock.now += 2.0 / 6 - 0.02 + 0.001
+    pool.send(message(2), 2)  # its turn: one every 2 s / 6 senders
+    assert len(pool._senders) == 2
+
+
+def test_a_change_is_never_paced(pool):
+    pool.send(message(1), 1)
+    pool.expected_hold = 2.0
+    pool.clock.now += 0.01
+    pool.send(message(2), 2, reserved=True)
+
+
+def test_a_sender_that_reported_frees_the_pace(pool):
+    first = pool.send(message(1), 1)
+    pool.expected_hold = 2.0
+    pool.clock.now += 0.02
+    pool.sent(first.ident)  # not held after all: send() returned
+    assert pool.send(message(2), 2) is first
+
+
+def test_six_held_senders_refuse_a_seventh_poll_but_not_a_change(pool):
+    pool.expected_hold = 2.0
+    for seq in range(1, 7):
+        pool.send(message(seq), seq)
+        pool.clock.now += 0.34
+    with pytest.raises(LookupError):
+        pool.send(message(7), 7)
+    pool.send(message(8), 8, reserved=True)
