@@ -8,8 +8,8 @@ counts from zero again, never negative.
 
 Windows sit on a fixed grid. The first sample starts a window whose deadline
 is its mono + interval; the first sample at or past the deadline closes it
-(or tick(), when the kernel holds the poller and no sample comes) and
-starts the next window, whose deadline is the old one + interval (not
+(or tick(), when the kernel holds the poller and no sample comes), stamped
+with its deadline however late that comes, and starts the next window, whose deadline is the old one + interval (not
 the closing sample's mono + interval). Jitter therefore never drifts the
 windows: sampling at 10 Hz gives exactly one window per interval, ten
 samples each. After a gap longer than an interval, or after flush(), the
@@ -151,7 +151,7 @@ class History:
         """Add one sample; return the window it closed, if it closed one."""
         closed = None
         if self._current and sample.mono >= self._deadline - _EPSILON:
-            closed = self._close(sample.time)
+            closed = self._close(self._deadline_time())
         if not self._current:
             self._deadline = self._next_deadline(sample.mono)
         self._current.append(sample)
@@ -169,10 +169,15 @@ class History:
         """Close the current window if its time is up, though no sample came:
         while the kernel holds the poller, windows still close on time."""
         if self._current and mono >= self._deadline - _EPSILON:
-            # Stamped at its deadline, not at the (later) moment of the check.
-            last = self._current[-1]
-            return self._close(last.time + (self._deadline - last.mono))
+            return self._close(self._deadline_time())
         return None
+
+    def _deadline_time(self) -> float:
+        """The current window's deadline in wall-clock time: a window ends on
+        the grid, however late the sample or the check that closes it comes
+        (a poll the kernel delayed, a monitor thread woken 0.25 s apart)."""
+        last = self._current[-1]
+        return last.time + (self._deadline - last.mono)
 
     def flush(self) -> Window | None:
         """Close the current (partial) window now, if it holds any sample."""

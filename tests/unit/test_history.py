@@ -87,12 +87,22 @@ def test_capacity_keeps_the_newest_windows():
 
 def test_window_times():
     first, second = windows_of([make_sample(t) for t in ticks(0.0, 1.95)])
-    assert first.start == pytest.approx(1_700_000_000.0)
-    assert first.end == pytest.approx(1_700_000_001.0)  # closed by the sample at 1.0
-    assert second.end == pytest.approx(1_700_000_001.9)  # flushed: its last sample
+    assert first.start == pytest.approx(1_700_000_000.0, abs=1e-6)
+    assert first.end == pytest.approx(1_700_000_001.0, abs=1e-6)  # closed by the sample at 1.0
+    assert second.end == pytest.approx(1_700_000_001.9, abs=1e-6)  # flushed: its last sample
     assert first.seconds == pytest.approx(0.9)  # first sample to last
     assert second.seconds == pytest.approx(1.0)  # previous window's last sample to last
     assert windows_of([make_sample(3.0)])[0].seconds == 0.0  # a lone first sample
+
+
+def test_a_late_sample_closes_its_window_on_the_grid():
+    # The poll due at 1.0 came back at 1.3 (the kernel held it): the window
+    # still ends at its deadline, and the next one at 2.0.
+    samples = [make_sample(t) for t in ticks(0.0, 0.95)] + [make_sample(1.3),
+                                                             make_sample(2.05)]
+    first, second, _ = windows_of(samples)
+    assert first.end == pytest.approx(1_700_000_001.0, abs=1e-6)
+    assert second.end == pytest.approx(1_700_000_002.0, abs=1e-6)
 
 
 # --- peak, failures, errors ---------------------------------------------------
