@@ -136,6 +136,20 @@ class Recording:
     def windows(self) -> list[dict]:
         return self.lines
 
+    def written(self) -> int:
+        """How many windows the running recorder has written so far."""
+        try:
+            return self.path.read_text().count("\n")
+        except FileNotFoundError:
+            return 0
+
+    def wait_for_windows(self, count: int, timeout: float = 10.0) -> None:
+        """Until the recorder has written `count` windows (a loaded machine
+        can take a second to start it: a fixed sleep then races it)."""
+        if not wait_until(lambda: self.written() >= count, timeout):
+            raise AssertionError(f"auditop record wrote {self.written()} windows in "
+                                 f"{timeout} s, not {count}")
+
     def finish(self, timeout: float) -> Recording:
         try:
             self.stdout, self.stderr = self.process.communicate(timeout=timeout)

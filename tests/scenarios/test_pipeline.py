@@ -58,7 +58,7 @@ def test_a_stall_names_its_cause_and_check_goes_from_ok_to_critical(lab):
     failure = lab.status()["failure"]
     idle = check()
     recording = lab.record(12.0)
-    time.sleep(1.5)
+    recording.wait_for_windows(1)  # a healthy window first
     lab.stop_auditd()
     stopped_at = time.time()
     producers = lab.flood(FLOOD_S, processes=2)

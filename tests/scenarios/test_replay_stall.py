@@ -21,7 +21,7 @@ MARKS = set("▀▄▌▐▖▗▘▝▚▞▛▜▙▟█")
 
 def record_a_stall(lab):
     recording = lab.record(9.0)
-    time.sleep(1.5)
+    recording.wait_for_windows(1)  # a healthy window first
     lab.stop_auditd()
     stopped_at = time.time()
     lab.results(lab.flood(FLOOD_S, processes=2), timeout=FLOOD_S + 10)

@@ -18,7 +18,7 @@ FLOOD_S = 3.0
 
 def test_stall_fills_the_backlog_and_loses_records(lab):
     recording = lab.record(11.0)
-    time.sleep(1.5)  # a couple of healthy windows first
+    recording.wait_for_windows(1)  # a healthy window first
     lab.stop_auditd()
     stopped_at = time.time()
     # What one audited open costs in auditd's receive buffer while it reads
