@@ -8,7 +8,7 @@ from auditop.core.advice import suggest_backlog_limit
 from auditop.core.finding import (Facts, Finding, Severity, bytes_text, fill, per_s,
                                   sysctl_rmem, text)
 from auditop.core.history import forecast_seconds_to_full, recent_loss_causes
-from auditop.core.losses import RECENT_SECONDS, causes_text
+from auditop.core.losses import RECENT_SECONDS, cause_label, causes_text
 from auditop.core.units import jiffies_text, wait_rate_text
 
 RESTART_AUDITD = "systemctl restart auditd"
@@ -77,7 +77,11 @@ def backlog_high(f: Facts) -> Finding | None:
     limit = f.status.backlog_limit if f.status else None
     if peak is None or not limit:  # limit 0: unlimited
         return None
-    if peak >= f.limits.backlog_critical * limit:
+    # A burst can fill the backlog and drain it between two samples; when the
+    # window lost records and the kernel's log says "backlog limit exceeded",
+    # the backlog was at its limit whatever the samples read.
+    logged = peak < limit and _limit_exceeded_logged(f)
+    if logged or peak >= f.limits.backlog_critical * limit:
         severity: Severity = "critical"
     elif peak >= f.limits.backlog_warning * limit:
         severity = "warning"
@@ -86,16 +90,29 @@ def backlog_high(f: Facts) -> Finding | None:
     forecast = forecast_seconds_to_full(f.history)
     trend = f" At this trend it reaches the limit in about {forecast:.0f} s." if forecast else ""
     wait = f.status.backlog_wait_time if f.status else None
-    advice_text, remedy = _limit_advice(f) if peak >= limit else ("", None)
+    advice_text, remedy = _limit_advice(f) if peak >= limit or logged else ("", None)
+    between = (f" That was its highest sample: the kernel logged \""
+               f"{cause_label('backlog-limit')}\" for the records this window lost, so "
+               "between two samples it reached its limit." if logged else "")
     return Finding(
         "backlog-high", severity, "Backlog is filling up",
         f"The backlog (records waiting for auditd) peaked at {fill(peak, limit)} in the last "
-        "window. Above the limit, every process that produces an audit record sleeps up to "
+        f"window.{between} Above the limit, every process that produces an audit record "
+        "sleeps up to "
         f"backlog_wait_time ({jiffies_text(wait, f.hz)}), and then its record is lost. "
         "auditd is not keeping up: check the disk it writes to, its flush and log_format "
         f"settings and its plugins.{trend}{advice_text}",
         remedy,
     )
+
+
+def _limit_exceeded_logged(f: Facts) -> bool:
+    """The last window lost records and the kernel's log named the backlog
+    limit in that window (not merely recently: only then was the backlog at
+    its limit in it)."""
+    window = f.window
+    return (window is not None and window.lost > 0
+            and "backlog-limit" in dict(window.loss_causes))
 
 
 def netlink_drops(f: Facts) -> Finding | None:

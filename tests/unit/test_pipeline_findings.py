@@ -188,3 +188,36 @@ def test_a_sender_held_since_the_backlog_was_over_the_limit_is_throttled():
     assert "kernel-throttling" in findings(over + low)
     later = [replace(s, time=s.time + 5, mono=s.mono + 5) for s in low]
     assert "kernel-throttling" not in findings(over + later)  # over too long before
+
+
+# --- a burst between two samples ---------------------------------------------------------
+
+def burst_between_samples(logged_at=(0.3,), lost_step=100):
+    """A window whose samples never caught the top of a burst (peak 46 of 64)
+    while records were lost; at `logged_at` the kernel log named the limit."""
+    return [replace(s, status=replace(s.status, backlog=46 if i == 3 else 5,
+                                      lost=lost_step * i))
+            for i, s in enumerate(losing(1.0, logged_at=logged_at))]
+
+
+def test_a_burst_the_samples_missed_is_critical_when_the_kernel_logged_the_limit():
+    backlog = findings(burst_between_samples())["backlog-high"]
+    assert backlog.severity == "critical"
+    assert "peaked at 46 of the limit 64 (72%)" in backlog.detail
+    assert ('the kernel logged "backlog limit exceeded" for the records this window lost, '
+            "so between two samples it reached its limit") in backlog.detail
+    assert backlog.remedy is not None and backlog.remedy.startswith("auditctl -b ")
+
+
+def test_without_the_kernels_word_a_sampled_72_percent_stays_a_warning():
+    assert findings(burst_between_samples(logged_at=()))["backlog-high"].severity == "warning"
+    # and a cause logged while nothing was lost is no proof either
+    quiet = findings(burst_between_samples(lost_step=0))["backlog-high"]
+    assert quiet.severity == "warning" and "between two samples" not in quiet.detail
+
+
+def test_even_a_low_sampled_peak_is_critical_when_the_kernel_logged_the_limit():
+    samples = [replace(s, status=replace(s.status, backlog=2)) for s in losing(1.0)]
+    backlog = findings(samples).get("backlog-high")
+    assert backlog is not None and backlog.severity == "critical"
+    assert "peaked at 2 of the limit 64 (3%)" in backlog.detail
