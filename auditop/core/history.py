@@ -9,10 +9,10 @@ counts from zero again, never negative.
 Windows sit on a fixed grid. The first sample starts a window whose deadline
 is its mono + interval; the first sample at or past the deadline closes it
 (or tick(), when the kernel holds the poller and no sample comes), stamped
-with its deadline however late that comes, and starts the next window, whose deadline is the old one + interval (not
-the closing sample's mono + interval). Jitter therefore never drifts the
-windows: sampling at 10 Hz gives exactly one window per interval, ten
-samples each. After a gap longer than an interval, or after flush(), the
+with its deadline however late that comes, and starts the next window,
+whose deadline is the old one + interval (not the closing sample's mono +
+interval). Jitter therefore never drifts the windows: sampling at 10 Hz
+gives exactly one window per interval, ten samples each. After a gap longer than an interval, or after flush(), the
 grid restarts at the next sample. A new `interval` applies from the next
 window on.
 
