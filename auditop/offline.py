@@ -45,7 +45,8 @@ def record_demo(out: TextIO, *, settings, duration: float | None) -> None:
     after `duration`."""
     from auditop.core.monitor import Monitor
     from auditop.export.json import window_object
-    from auditop.sources.demo import TOUR, DemoSource, take_tour
+    from auditop.sources.demo import DemoSource
+    from auditop.sources.demo_actions import TOUR, take_tour
 
     source = DemoSource()
     interval = settings.interval

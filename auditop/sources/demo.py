@@ -15,8 +15,8 @@ live client allows itself) the kernel holds and the longest for how long;
 they go free when the budget is spent or the queue is back under its limit.
 
 The demo controls (flood, burst, stop auditd, ...) are methods; DEMO_ACTIONS
-lists them for a UI with a key each, and perform(action_id) runs one and
-says what it did. Nothing here touches the real kernel.
+(demo_actions.py) lists them for a UI with a key each, and perform(action_id)
+runs one and says what it did. Nothing here touches the real kernel.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from auditop.core.changes import SetAck
@@ -35,69 +34,6 @@ from auditop.sources.simulator import (BIG_RMEM, BURST_SECONDS, HZ, ROTATE_SECON
 
 SENDERS = 6  # auditop's live client sends from at most this many processes at once
 HELD_AFTER = 0.1  # a sender busy this long is held, as the live client (kernel/senders.py)
-
-@dataclass(frozen=True, slots=True)
-class DemoAction:
-    id: str
-    key: str  # a suggestion; none of auditop's own keys
-    description: str
-
-
-DEMO_ACTIONS: tuple[DemoAction, ...] = (
-    DemoAction("demo.flood", "f", "flood on/off: two processes open a file in a loop"),
-    DemoAction("demo.burst", "o", "one 150 ms flood"),
-    DemoAction("demo.bursts", "e", "a 150 ms flood every second, on/off"),
-    DemoAction("demo.stall", "s", "stop / resume auditd (SIGSTOP / SIGCONT)"),
-    DemoAction("demo.disk", "d", "auditd's disk stalls / recovers"),
-    DemoAction("demo.rotate", "l", "auditd rotates its logs (a few seconds slower)"),
-    DemoAction("demo.kill", "k", "kill auditd (SIGKILL)"),
-    DemoAction("demo.restart", "a", "restart auditd (its new socket takes rmem_default)"),
-    DemoAction("demo.rmem", "m", "net.core.rmem_default 212992 <-> 8 MiB"),
-    DemoAction("demo.wait", "w", "backlog_wait_time 0 <-> 500 jiffies (2 s)"),
-    DemoAction("demo.failure", "c", "failure mode 1 -> 2 -> 0 -> 1"),
-    DemoAction("demo.reset", "r", "reset: reboot the simulated machine"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class TourStep:
-    at: float  # seconds after the tour starts
-    says: str  # what it shows, for a notice
-    calls: tuple[tuple[str, tuple], ...]  # DemoSource methods and their arguments
-
-
-# Each seed incident in turn, in under a minute (a teacher's `t`, `record --demo`).
-TOUR: tuple[TourStep, ...] = (
-    TourStep(2.0, "auditd stopped under a flood: the backlog sits at its limit, records are "
-             "lost, auditd's socket is overrun (netlink drops)",
-             (("stop_auditd", ()), ("flood", (True,)))),
-    TourStep(9.0, "auditd resumed, the flood over: the backlog drains, nothing more is lost",
-             (("flood", (False,)), ("resume_auditd", ()))),
-    TourStep(13.0, "a 150 ms flood every second: a 1 Hz reader sees an empty backlog, the "
-             "peaks reach the limit", (("bursts", (True,)),)),
-    TourStep(21.0, "backlog_wait_time 500 (2 s), auditd stopped, a flood: processes and "
-             "auditop's own senders are held instead of records lost",
-             (("bursts", (False,)), ("set", ("backlog_wait_time", 500)),
-              ("stop_auditd", ()), ("flood", (True, 12)))),
-    TourStep(30.0, "back to normal: auditd resumed, backlog_wait_time 0",
-             (("flood", (False,)), ("resume_auditd", ()), ("set", ("backlog_wait_time", 0)))),
-    TourStep(35.0, "failure = 2 and a flood with auditd stopped: the first lost record "
-             "panics the machine", (("set_failure", (2,)), ("stop_auditd", ()),
-                                    ("flood", (True,)))),
-)
-
-
-def take_tour(source: DemoSource, since: float, until: float) -> list[str]:
-    """Run the tour's steps due in [since, until) seconds after its start;
-    what each showed."""
-    said = []
-    for step in TOUR:
-        if since <= step.at < until:
-            for name, args in step.calls:
-                getattr(source, name)(*args)
-            said.append(step.says)
-    return said
-
 
 def _control(method: Callable[..., str]) -> Callable[..., str]:
     """A demo control: under the lock, after integrating up to now."""
@@ -262,7 +198,7 @@ class DemoSource(Pipeline):
             return "the simulated machine rebooted"
 
     def perform(self, action_id: str) -> str:
-        """Run one of DEMO_ACTIONS; returns a line saying what changed."""
+        """Run one of DEMO_ACTIONS (demo_actions.py); returns a line saying what changed."""
         with self._lock:
             actions: dict[str, Callable[[], str]] = {
                 "demo.flood": lambda: self.flood(not self._flooding, self._flood_n),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -40,8 +40,6 @@ from auditop.core.monitor import Monitor, Snapshot
 from auditop.core.sampler import DEFAULT_RATE_HZ
 from auditop.core.source import Source
 from auditop.export.plot import PlotPoint, window_points
-from auditop.sources.demo import DemoSource
-from auditop.sources.replay import ReplayPlayer
 from auditop.tui.messages import (ChangeApplied, ChangeFailed, MonitorFailed, Notice,
                                   Snapshotted, StateAsked)
 from auditop.tui.modes import (DEMO_ACTION_NAMES, DEMO_BINDINGS, DEMO_PREFIX,
@@ -58,6 +56,10 @@ from auditop.tui.widgets.charts import Charts
 from auditop.tui.widgets.findings import FindingsList, finding_detail
 from auditop.tui.widgets.keys import ModeKeys
 from auditop.tui.widgets.summary import Banner, Summary, TitleBar
+
+if TYPE_CHECKING:  # the live TUI starts without the simulator and the replay reader
+    from auditop.sources.demo import DemoSource
+    from auditop.sources.replay import ReplayPlayer
 
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0)  # display interval steps for [ and ]
 CHANGE_ACTIONS = frozenset({"double", "halve", "exact", "restore"})
@@ -131,8 +133,10 @@ class AuditopApp(ModeActions, App[int]):
         if (source is None and source_factory is None and startup_error is None
                 and player is None):
             raise ValueError("give a source, a source_factory or a player")
-        if demo and not isinstance(source, DemoSource):
-            raise ValueError("demo mode runs on a DemoSource")
+        if demo:
+            from auditop.sources.demo import DemoSource
+            if not isinstance(source, DemoSource):
+                raise ValueError("demo mode runs on a DemoSource")
         self.demo: DemoSource | None = source if demo else None
         self.player = player
         self.source = source

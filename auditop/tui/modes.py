@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
-from auditop.sources.demo import DEMO_ACTIONS, TOUR, take_tour
+from auditop.sources.demo_actions import DEMO_ACTIONS, TOUR, take_tour
 
 if TYPE_CHECKING:
     from auditop.sources.demo import DemoSource

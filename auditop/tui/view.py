@@ -9,13 +9,16 @@ rendered text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.model import AuditStatus, SystemInfo
 from auditop.core.monitor import Snapshot
-from auditop.sources.replay import ReplayState
+
+if TYPE_CHECKING:  # the live TUI starts without the replay reader
+    from auditop.sources.replay import ReplayState
 
 # Beyond this a "rising" backlog is noise, not a forecast worth a line.
 FORECAST_HORIZON = 900.0

@@ -13,7 +13,8 @@ import os
 import time
 from pathlib import Path
 
-from auditop.sources.demo import TOUR, DemoSource
+from auditop.sources.demo import DemoSource
+from auditop.sources.demo_actions import TOUR
 from auditop.tui.app import AuditopApp
 from auditop.tui.screens.confirm import ConfirmScreen, PanicConfirmScreen
 from auditop.tui.screens.help import HelpScreen

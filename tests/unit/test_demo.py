@@ -13,7 +13,8 @@ from statistics import mean
 import pytest
 
 from auditop.core.errors import AuditError, InvalidValue
-from auditop.sources.demo import DEMO_ACTIONS, HZ, SMALL_RMEM, DemoSource
+from auditop.sources.demo import HZ, SMALL_RMEM, DemoSource
+from auditop.sources.demo_actions import DEMO_ACTIONS
 
 LIMIT = 64  # the lab's backlog_limit
 BIG = 8 * 1024 * 1024
@@ -443,7 +444,7 @@ def test_the_tour_shows_every_seed_incident_in_under_a_minute():
     """The tour (`t` in the demo, `record --demo`) against the same shapes
     as the tests above: overflow with lost records and netlink drops, then
     recovery, bursts a 1 Hz reader misses, throttled senders, the panic."""
-    from auditop.sources.demo import TOUR, take_tour
+    from auditop.sources.demo_actions import TOUR, take_tour
 
     source, clock = demo()
     start, said, samples = clock.now, [], []

@@ -8,6 +8,8 @@ until it is reset (r) or quit (q).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -16,8 +18,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from auditop.core.monitor import Snapshot
-from auditop.sources.simulator import Panic
 from auditop.tui.widgets.summary import clock_text
+
+if TYPE_CHECKING:  # the live TUI starts without the simulator
+    from auditop.sources.simulator import Panic
 
 
 def panic_content(panic: Panic, snapshot: Snapshot | None) -> Content:
