@@ -128,6 +128,9 @@ class AuditClient:
         has processed the request: it holds senders only afterwards."""
         seq, waiter, sender = self._request(
             lambda s: wire.encode_set(s, field, value), None, reserved=True)
+        # A change can end the throttle (a limit raised above the queue): the
+        # poll that reads it back goes at once, its answer paces the next.
+        self._pool.expected_hold = 0.0
         try:
             self._wait(seq, waiter, timeout)
         except InvalidValue as exc:

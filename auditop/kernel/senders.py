@@ -146,7 +146,8 @@ class SenderPool:
                 sender = Sender(len(self._senders), self._sock_fd, self._report_write)
                 self._senders.append(sender)
             sender.send(message, seq, now)
-            self._last_send = now
+            if not reserved:  # the pace is the polls'; a change does not delay the next
+                self._last_send = now
             return sender
 
     def sent(self, ident: int, held_after: float = HELD_AFTER) -> None:

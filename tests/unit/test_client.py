@@ -39,6 +39,13 @@ def test_set_sends_one_field_and_waits_for_the_ack(kernel):
     assert (ack.field, ack.value, ack.acked, ack.held) == ("backlog_limit", 128, True, False)
 
 
+def test_a_change_lets_its_read_back_poll_go_at_once(kernel):
+    fake, client = kernel
+    client.expect_hold(2.0)  # the last answer: over the limit, senders held 2 s
+    client.set("backlog_limit", 8192)
+    assert client._pool.expected_hold == 0.0  # the next answer says how long, if at all
+
+
 def test_kernel_eperm_is_not_privileged(kernel):
     fake, client = kernel
     fake.refuse_errno = errno.EPERM

@@ -81,3 +81,14 @@ def test_six_held_senders_refuse_a_seventh_poll_but_not_a_change(pool):
     with pytest.raises(LookupError):
         pool.send(message(7), 7)
     pool.send(message(8), 8, reserved=True)
+
+
+def test_a_change_neither_waits_for_nor_delays_the_polls_pace(pool):
+    pool.send(message(1), 1)  # a poll; its answer said: over the limit, 2 s
+    pool.expected_hold = 2.0
+    pool.clock.now += 0.02
+    pool.send(message(2), 2, reserved=True)  # the change goes at once
+    pool.expected_hold = 0.0  # the client, after a change: the next answer will say
+    pool.clock.now += 0.01
+    pool.send(message(3), 3)  # the read-back poll goes at once too
+    assert len(pool._senders) == 3
