@@ -150,17 +150,20 @@ def apply(proposal: Proposal, *, send: Callable[[str, int], SetAck],
     A failure is logged and raised; AuditLocked when the kernel refused
     because audit got locked in between."""
     guard(proposal, status, panic_confirmed=panic_confirmed)
-    sent_at = clock()
+    # Read back from a poll sent once the kernel has answered the SET (its
+    # ACK, its error, or holding its sender all come after processing it): a
+    # poll sent while the SET's sender had not yet run can read the old value.
     try:
         ack = send(proposal.field, proposal.new)
     except AuditError as error:
-        after = next_answer(sent_at, timeout) if getattr(error, "errno", None) == 1 else None
+        refused_at = clock()
+        after = next_answer(refused_at, timeout) if getattr(error, "errno", None) == 1 else None
         if after is not None and after.enabled == 2:
             error = AuditLocked()
         if log is not None:
             log(proposal.field, proposal.old, proposal.new, str(error))
         raise error from None
-    answer = next_answer(sent_at, timeout)
+    answer = next_answer(clock(), timeout)
     new = getattr(answer, proposal.field) if answer is not None else None
     outcome = ChangeOutcome(proposal.field, proposal.old, proposal.new, new, ack.held)
     if log is not None:

@@ -38,10 +38,11 @@ from tests.pilot import wait_for
 from tests.scenarios.lab import LAB_BACKLOG_LIMIT, auditctl, compare_with_auditctl, ids
 
 WAIT_TIME = 500  # jiffies: 2 s at HZ 250 (the lab refuses more than 2 s)
+WAIT_S = 2.0
 PRODUCERS = 12
 FLOOD_S = 16.0
 KEY_BUDGET_S = 0.5  # "a fraction of a second"
-SET_BUDGET_S = 1.0  # "well under a second" once the process is up
+SET_BUDGET_S = 0.5  # "well under a second" once the process is up (beyond its start)
 QUIT_BUDGET_S = 2.0
 
 
@@ -230,6 +231,10 @@ def test_set_status_check_and_quit_answer_at_once_while_the_kernel_throttles(lab
     producers = throttle(lab)
     try:
         reference_get = max(reference_reads())
+        # auditop's start and first answer in this state: what every command
+        # below pays before its own work (Python under twelve producers).
+        took_start, started = timed(sys.executable, "-m", "auditop", "status", "--json",
+                                    "--window", "0.1")
         took_status, status = timed(sys.executable, "-m", "auditop", "status", "--json",
                                     "--window", "1")
         took_check, check = timed(sys.executable, "-m", "auditop", "check", "--window", "1")
@@ -250,7 +255,7 @@ def test_set_status_check_and_quit_answer_at_once_while_the_kernel_throttles(lab
         took_auditctl_b, reference = timed("auditctl", "-b", "8192")
     finally:
         end_throttle(lab, producers)
-    lab.note(auditctl_s_s=reference_get, auditop_set_s=took_set,
+    lab.note(auditctl_s_s=reference_get, auditop_start_s=took_start, auditop_set_s=took_set,
              auditctl_b_s=took_auditctl_b, status_window_1s_s=took_status,
              check_window_1s_s=took_check, check_line=check.stdout.strip()[:160],
              tui_first_frame_s=first_frame, tui_quit_s=quit_after)
@@ -258,14 +263,18 @@ def test_set_status_check_and_quit_answer_at_once_while_the_kernel_throttles(lab
     assert result.returncode == 0, result.stdout + result.stderr
     assert "64 -> 8192 (read back from the kernel)" in result.stdout, result.stdout
     assert after_set["backlog_limit"] == 8192
-    # python start-up is ~0.3 s of it; the change itself is not held
-    assert took_set < SET_BUDGET_S, took_set
+    # Beyond auditop's start, the change costs well under a second: it is not
+    # held (a held one would take the 2 s of backlog_wait_time).
+    assert started.returncode == 0, started.stderr
+    assert took_set < took_start + SET_BUDGET_S, (took_set, took_start)
+    assert took_set < WAIT_S - 0.5, took_set
     assert reference_again >= 1.5 and reference.returncode == 0, (reference_again, state)
     assert status.returncode == 0, status.stderr
     line = json.loads(status.stdout)
     assert line["status"]["backlog"] >= LAB_BACKLOG_LIMIT, line["status"]
     assert line["held_senders"] >= 1 and "kernel-throttling" in ids(line)
-    assert took_status < 1 + 1.0, took_status
+    # Its window, and no hold: within a second of the start-up's cost.
+    assert took_status < took_start + 1 + 0.5, (took_status, took_start)
     assert check.stdout.startswith("AUDIT CRITICAL"), check.stdout
-    assert took_check < 1 + 1.0, took_check
+    assert took_check < took_start + 1 + 0.5, (took_check, took_start)
     assert quit_after < QUIT_BUDGET_S, quit_after

@@ -88,6 +88,21 @@ def test_apply_reads_back_from_the_next_answer_and_logs():
     assert outcome.text() == "backlog_limit: 8192 -> 16384 (read back from the kernel)"
 
 
+def test_the_read_back_poll_is_one_sent_after_the_kernel_answered_the_set():
+    # A poll handed to a sender while the SET's sender had not run yet reads
+    # the old value (seen in CI: "asked for 8192, the kernel reads back 64").
+    now = [10.0]
+
+    class Slow(Kernel):
+        def send(self, field, value):
+            now[0] = 10.3  # the ACK came 0.3 s after the SET was handed over
+            return super().send(field, value)
+    kernel = Slow(answer=replace(STATUS, backlog_limit=16384))
+    apply(Proposal("backlog_limit", 8192, 16384, "double"), send=kernel.send,
+          next_answer=kernel.next_answer, status=STATUS, clock=lambda: now[0])
+    assert kernel.asked == [10.3]
+
+
 def test_a_held_set_is_applied_and_says_so_never_unchanged():
     kernel = Kernel(held=True, answer=replace(STATUS, backlog_limit=16384))
     outcome = apply(Proposal("backlog_limit", 64, 16384, "x"), send=kernel.send,
