@@ -130,7 +130,7 @@ class AuditClient:
             lambda s: wire.encode_set(s, field, value), None, reserved=True)
         # A change can end the throttle (a limit raised above the queue): the
         # poll that reads it back goes at once, its answer paces the next.
-        self._pool.expected_hold = 0.0
+        self.expect_hold(0.0)
         try:
             self._wait(seq, waiter, timeout)
         except InvalidValue as exc:

@@ -18,10 +18,14 @@ def read_text(path: str) -> str | None:
 
 def read_int(path: str) -> int | None:
     """A file holding one decimal integer (a sysctl), or None."""
-    text = read_text(path)
+    return int_or_none(read_text(path))
+
+
+def int_or_none(text: str | None) -> int | None:
+    """A decimal integer (blanks around it allowed), or None."""
     if text is None:
         return None
     try:
-        return int(text.strip())
+        return int(text)
     except ValueError:
         return None

@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass, replace
 
 from auditop.core.model import AuditdConfig, ConfigChangeRecord
+from auditop.probes._files import int_or_none
 
 DEFAULT_CONF = "/etc/audit/auditd.conf"
 DEFAULT_LOG = "/var/log/audit/audit.log"
@@ -151,15 +152,6 @@ def untrusted(value: str | None) -> str | None:
     return value
 
 
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
 def parse_config_change(line: bytes) -> ConfigChangeRecord | None:
     """A CONFIG_CHANGE line setting one of the five watched settings, or None."""
     ident = record_id(line)
@@ -167,21 +159,22 @@ def parse_config_change(line: bytes) -> ConfigChangeRecord | None:
         return None
     values = fields(line)
     for kernel_name, field in KERNEL_NAMES.items():
-        new, old = _int(values.get(kernel_name)), _int(values.get("old"))
+        new, old = int_or_none(values.get(kernel_name)), int_or_none(values.get("old"))
         if new is not None and old is not None:
             return ConfigChangeRecord(
                 time=ident[1], serial=ident[2], field=field, new=new, old=old,
-                res=_int(values.get("res")), auid=_int(values.get("auid")),
-                ses=_int(values.get("ses")))
+                res=int_or_none(values.get("res")), auid=int_or_none(values.get("auid")),
+                ses=int_or_none(values.get("ses")))
     return None
 
 
 def with_syscall(record: ConfigChangeRecord, line: bytes) -> ConfigChangeRecord:
     values = fields(line)
-    return replace(record, pid=_int(values.get("pid")), ppid=_int(values.get("ppid")),
-                   uid=_int(values.get("uid")), comm=untrusted(values.get("comm")),
-                   exe=untrusted(values.get("exe")),
-                   auid=record.auid if record.auid is not None else _int(values.get("auid")))
+    auid = record.auid if record.auid is not None else int_or_none(values.get("auid"))
+    return replace(record, pid=int_or_none(values.get("pid")),
+                   ppid=int_or_none(values.get("ppid")), uid=int_or_none(values.get("uid")),
+                   comm=untrusted(values.get("comm")), exe=untrusted(values.get("exe")),
+                   auid=auid)
 
 
 def with_proctitle(record: ConfigChangeRecord, line: bytes) -> ConfigChangeRecord:
