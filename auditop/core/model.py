@@ -177,6 +177,7 @@ class SystemInfo:
     boot: BootParams = field(default_factory=BootParams)
     mem_total: int | None = None  # bytes
     hz: int | None = None  # the kernel's CONFIG_HZ: backlog_wait_time is in jiffies
+    hz_source: str | None = None  # where hz came from (probes/boot.kernel_hz_reading)
     # Why the sockets' real buffers (NetlinkSocketRow.rcvbuf) are unknown:
     # sock_diag unavailable or failing. None when it answered (or was not asked).
     sock_diag_error: str | None = None

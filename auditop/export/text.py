@@ -21,6 +21,13 @@ def _value(value: object, suffix: str = "") -> str:
     return "absent" if value is None else f"{value}{suffix}"
 
 
+def _hz_source(source: str | None) -> str:
+    """"; HZ from /boot/config-6.1.0", "; HZ measured from /proc/timer_list"."""
+    if not source:
+        return ""
+    return f"; HZ {source}" if source.startswith("measured") else f"; HZ from {source}"
+
+
 def _rate(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f}/s"
 
@@ -59,7 +66,8 @@ def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
     hz = system.hz
     rows.append(("waiting", f"backlog_wait_time {jiffies_text(status.backlog_wait_time, hz)}"
                             f", waited {jiffies_text(status.backlog_wait_time_actual, hz)} "
-                            f"in all ({wait_rate_text(window.wait_per_s, hz)})"))
+                            f"in all ({wait_rate_text(window.wait_per_s, hz)})"
+                            f"{_hz_source(system.hz_source)}"))
     rmem = " ".join(
         f"{name} {format_bytes(value) if value is not None else '?'}"
         for name, value in (("rmem_default", system.rmem_default),

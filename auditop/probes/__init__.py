@@ -18,7 +18,7 @@ from auditop.core.model import NetlinkSocketRow, SystemInfo
 from auditop.probes._files import read_text
 from auditop.probes.auditd_conf import read_auditd_config
 from auditop.probes.auditd_state import fresh_state
-from auditop.probes.boot import kernel_hz, read_boot_params
+from auditop.probes.boot import kernel_hz_reading, read_boot_params
 from auditop.probes.meminfo import mem_total
 from auditop.probes.netlink import (DiagSocket, parse_netlink, pick_audit_sockets,
                                    rows_from_sock_diag)
@@ -55,6 +55,7 @@ def read_system(
     auditd_socket, readers = pick_audit_sockets(rows, pid)
     auditd = auditd_process(pid, proc_root)
     config = read_auditd_config(auditd_conf)
+    hz, hz_source = kernel_hz_reading(proc_root)
     return SystemInfo(
         rmem_default=rmem_default,
         rmem_max=rmem_max,
@@ -66,7 +67,8 @@ def read_system(
         boot=read_boot_params(os.path.join(proc_root, "cmdline")),
         mem_total=_recent_mem_total(os.path.join(proc_root, "meminfo")),
         read_at=time.monotonic() if read_at is None else read_at,
-        hz=kernel_hz(proc_root),
+        hz=hz,
+        hz_source=hz_source,
         sock_diag_error=diag_error,
         kernel_log_error=kernel_log_error,
     )

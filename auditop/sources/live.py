@@ -79,6 +79,8 @@ class LiveSource:
         if not limit or backlog is None or backlog <= limit or not status.backlog_wait_time:
             return 0.0
         if self._hz is None:
+            # kernel_hz measures HZ where no config says it; only a host
+            # hiding /proc/timer_list too gets the guess (Debian's 250).
             self._hz = kernel_hz() or 250
         return status.backlog_wait_time / self._hz
 

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from auditop.core.model import AuditdProcess, BootParams, NetlinkSocketRow
 from auditop.probes import read_system
 from auditop.probes.auditd_conf import clear_cache, parse_conf, read_auditd_config
-from auditop.probes.boot import kernel_hz, parse_cmdline, parse_kernel_uint, read_boot_params
+from auditop.probes.boot import (hz_from_readings, kernel_hz, kernel_hz_reading, measure_hz,
+                                 parse_cmdline, parse_kernel_uint, parse_timer_list,
+                                 read_boot_params)
 from auditop.probes.meminfo import mem_total
 from auditop.probes.netlink import audit_sockets, parse_netlink, pick_audit_sockets
 from auditop.probes.process import auditd_process, parse_stat
@@ -422,12 +424,97 @@ def test_kernel_hz(tmp_path, config, expected):
     if config is not None:
         with gzip.open(tmp_path / "config.gz", "wb") as f:
             f.write(config)
-    assert kernel_hz(str(tmp_path)) == expected
+    assert kernel_hz(str(tmp_path), str(tmp_path / "boot")) == expected
 
 
 def test_kernel_hz_not_gzip(tmp_path):
     (tmp_path / "config.gz").write_bytes(b"CONFIG_HZ=250\n")
-    assert kernel_hz(str(tmp_path)) is None
+    assert kernel_hz(str(tmp_path), str(tmp_path / "boot")) is None
+
+
+def _proc_with_release(tmp_path, release="6.1.0-28-amd64"):
+    proc = tmp_path / "proc"
+    (proc / "sys" / "kernel").mkdir(parents=True)
+    (proc / "sys" / "kernel" / "osrelease").write_text(release + "\n")
+    return proc
+
+
+def test_kernel_hz_from_boot_config_when_proc_has_none(tmp_path):
+    """Stock Debian, RHEL and Ubuntu kernels: no /proc/config.gz, a plain
+    /boot/config-$(uname -r)."""
+    proc = _proc_with_release(tmp_path)
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "config-6.1.0-28-amd64").write_text("CONFIG_HZ_1000=y\nCONFIG_HZ=1000\n")
+    (boot / "config-5.10.0-9-amd64").write_text("CONFIG_HZ=100\n")  # another kernel's
+    assert kernel_hz_reading(str(proc), str(boot)) == (1000, str(boot / "config-6.1.0-28-amd64"))
+
+
+def test_proc_config_wins_over_boot(tmp_path):
+    proc = _proc_with_release(tmp_path)
+    with gzip.open(proc / "config.gz", "wb") as f:
+        f.write(b"CONFIG_HZ=250\n")
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "config-6.1.0-28-amd64").write_text("CONFIG_HZ=1000\n")
+    assert kernel_hz_reading(str(proc), str(boot)) == (250, str(proc / "config.gz"))
+
+
+TIMER_LIST = """Timer List Version: v0.10
+HRTIMER_MAX_CLOCK_BASES: 8
+now at {now} nsecs
+
+cpu: 0
+  .idle_jiffies   : 4294924593
+jiffies: {jiffies}
+"""
+
+
+def test_parse_timer_list():
+    assert parse_timer_list(TIMER_LIST.format(now=129444727168, jiffies=4294924597)) == (
+        129444727168, 4294924597)
+    assert parse_timer_list("now at 5 nsecs\n") is None
+
+
+@pytest.mark.parametrize(
+    ("nanos", "ticks", "expected"),
+    [
+        (1_000_000_000, 251, 250),  # measured here: 251 in one second
+        (100_000_000, 25, 250),
+        (100_000_000, 26, 250),
+        (100_000_000, 100, 1000),
+        (100_000_000, 10, 100),
+        (100_000_000, 30, 300),
+        (100_000_000, 0, None),  # jiffies did not move: no HZ
+        (100_000_000, 60, None),  # 600: no kernel is built so
+        (0, 25, None),
+    ],
+)
+def test_hz_from_readings(nanos, ticks, expected):
+    start = (10**12, 4294924597)
+    assert hz_from_readings(start, (start[0] + nanos, start[1] + ticks)) == expected
+
+
+def test_hz_from_readings_across_the_jiffies_wrap():
+    # jiffies starts 5 minutes before its 32-bit wrap on a 32-bit kernel
+    assert hz_from_readings((0, 2**32 - 10), (100_000_000, 15)) == 250
+
+
+def test_measured_hz_when_no_config_anywhere(tmp_path, monkeypatch):
+    proc = _proc_with_release(tmp_path)
+    readings = iter([TIMER_LIST.format(now=10**12, jiffies=1000),
+                     TIMER_LIST.format(now=10**12 + 100_000_000, jiffies=1100)])
+    (proc / "timer_list").write_text(next(readings))
+    monkeypatch.setattr("auditop.probes.boot.time.sleep",
+                        lambda s: (proc / "timer_list").write_text(next(readings)))
+    assert kernel_hz_reading(str(proc), str(tmp_path / "boot")) == (
+        1000, f"measured from {proc / 'timer_list'}")
+
+
+def test_no_hz_anywhere(tmp_path):
+    proc = _proc_with_release(tmp_path)
+    assert kernel_hz_reading(str(proc), str(tmp_path / "boot")) == (None, None)
+    assert measure_hz(str(proc / "timer_list")) is None
 
 
 # ---------------------------------------------------------------- sysctl, meminfo
