@@ -174,6 +174,14 @@ def run_set(args: argparse.Namespace) -> int:
 
     from auditop.changelog import append_change
 
+    unlogged: list[str] = []
+
+    def log(field: str, old: int | None, new: int | None, result: str) -> None:
+        try:
+            append_change(field, old, new, result)
+        except OSError as error:  # the kernel may have changed all the same: said below
+            unlogged.append(f"auditop: warning: the change log could not be written: {error}")
+
     source = _live_source()
     monitor = _monitor(args.settings, source)
     monitor.start()
@@ -195,12 +203,17 @@ def run_set(args: argparse.Namespace) -> int:
         if not args.yes and sys.stdin.isatty() and not _confirm(sys.stdin, sys.stdout):
             print("unchanged")
             return 1
-        outcome = monitor.change(proposal, panic_confirmed=args.panic_confirmed,
-                                 log=append_change)
+        outcome = monitor.change(proposal, panic_confirmed=args.panic_confirmed, log=log)
+    except AuditError:
+        for line in unlogged:
+            print(line, file=sys.stderr)
+        raise
     finally:
         monitor.stop()
         source.close()
     print(outcome.text())
+    for line in unlogged:
+        print(line, file=sys.stderr)
     if outcome.new is not None and not outcome.as_asked:
         return 1
     print("It lasts until reboot or until the rules are reloaded; see docs/persisting.md")

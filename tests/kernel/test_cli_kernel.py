@@ -72,6 +72,22 @@ def test_set_backlog_limit_changes_the_kernel_and_is_restored(client):
     assert client.get_status().backlog_limit == before
 
 
+def test_set_with_an_unwritable_change_log_reports_the_change_made(client, tmp_path,
+                                                                   monkeypatch):
+    """The kernel changes before the log is written: the change is said as
+    made, read back, with one warning line naming the log; exit 0."""
+    before = client.get_status().backlog_limit
+    target = before * 2 if before else 128
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "file"))  # no directory below a file
+    result = run_auditop("set", "backlog_limit", str(target), "--yes")
+    assert result.returncode == 0, result.stderr
+    assert f"backlog_limit: {before} -> {target} (read back from the kernel)" in result.stdout
+    assert result.stderr == ("auditop: warning: the change log could not be written: "
+                             f"{tmp_path / 'file' / 'auditop'}: Not a directory\n")
+    assert client.get_status().backlog_limit == target  # the `client` fixture restores it
+
+
 @pytest.mark.parametrize("args", [
     ("backlog_limit", "-5"),
     ("backlog_limit", "0"),

@@ -43,9 +43,9 @@ async def test_double_halve_confirm(key, confirm, expected, change_log):
         await settle(app, pilot)
         assert app.source.writes == [("backlog_limit", expected)]
         assert not isinstance(app.screen, ConfirmScreen)
-    assert logged(change_log)[0] | {"time": 0, "user": ""} == {
-        "time": 0, "user": "", "field": "backlog_limit", "old": 8192, "new": expected,
-        "result": "ok"}
+    who = {"time": 0, "user": "", "uid": 0, "login_user": None, "loginuid": None}
+    assert logged(change_log)[0] | who == who | {
+        "field": "backlog_limit", "old": 8192, "new": expected, "result": "ok"}
 
 
 @pytest.mark.parametrize("key", ["plus", "minus"])
