@@ -9,7 +9,7 @@ from auditop.core.finding import (Facts, Finding, Severity, bytes_text, fill, pe
                                   sysctl_rmem, text)
 from auditop.core.history import forecast_seconds_to_full, recent_loss_causes
 from auditop.core.losses import RECENT_SECONDS, cause_label, causes_text
-from auditop.core.units import jiffies_text, wait_rate_text
+from auditop.core.units import jiffies_text, rate_number, wait_rate_text
 
 RESTART_AUDITD = "systemctl restart auditd"
 ENOBUFS = (
@@ -145,8 +145,8 @@ def backlog_wait(f: Facts) -> Finding | None:
     budget = f.status.backlog_wait_time if f.status else None
     return Finding(
         "backlog-wait", "critical" if lost else "warning", "Processes are waiting for audit",
-        f"Processes spent {wait_rate_text(rate, f.hz)} ({rate:.0f} jiffies per second) "
-        "asleep because the backlog was over its limit (backlog_wait_time_actual is "
+        f"Processes spent {wait_rate_text(rate, f.hz)} ({rate_number(rate)} jiffies per "
+        "second) asleep because the backlog was over its limit (backlog_wait_time_actual is "
         f"rising). Each one waits up to backlog_wait_time ({jiffies_text(budget, f.hz)}) for "
         "auditd to make room, so the system feels frozen while auditd catches up."
         + (" Records were lost as well: waiting was not enough." if lost else ""),

@@ -18,6 +18,21 @@ def jiffies_seconds(jiffies: float | None, hz: int | None) -> float | None:
     return jiffies / hz
 
 
+def rate_number(value: float) -> str:
+    """A rate (or any measured number) for a person, never a nonzero one
+    written as 0: 0, 0.04, 0.4, 2.5, 12, 12345; "<0.01" below 0.01."""
+    if value == 0:
+        return "0"
+    size = abs(value)
+    if size >= 10:
+        return f"{value:.0f}"
+    if size >= 0.1:
+        return f"{value:.1f}"
+    if size >= 0.01:
+        return f"{value:.2f}"
+    return "<0.01" if value > 0 else f"{value:.1g}"  # rates are never negative
+
+
 def seconds_text(seconds: float) -> str:
     """60 s, 2.5 s, 40 ms, 10 min, 1.5 h: short, never in scientific notation."""
     if seconds >= 7200:
@@ -28,6 +43,8 @@ def seconds_text(seconds: float) -> str:
         return f"{seconds:.0f} s"
     if seconds >= 0.1:
         return f"{seconds:.1f} s"
+    if seconds * 1000 < 0.5:  # 0.4 ms is not "0 ms"
+        return f"{rate_number(seconds * 1000)} ms"
     return f"{seconds * 1000:.0f} ms"
 
 
@@ -52,5 +69,5 @@ def wait_rate_text(jiffies_per_s: float | None, hz: int | None) -> str:
         return "unknown"
     seconds = jiffies_seconds(jiffies_per_s, hz)
     if seconds is None:
-        return f"{jiffies_per_s:.0f} jiffies per second (HZ unknown)"
+        return f"{rate_number(jiffies_per_s)} jiffies per second (HZ unknown)"
     return f"{seconds_text(seconds)} asleep per second"

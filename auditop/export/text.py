@@ -12,7 +12,7 @@ from auditop.core.history import Window
 from auditop.core.memory import describe_backlog_memory, format_bytes
 from auditop.core.losses import causes_text
 from auditop.core.model import FAILURE_MODES, AuditStatus, SystemInfo
-from auditop.core.units import jiffies_text, wait_rate_text
+from auditop.core.units import jiffies_text, rate_number, wait_rate_text
 
 ENABLED_MODES = {0: "disabled", 1: "enabled", 2: "enabled, locked"}
 
@@ -29,7 +29,7 @@ def _hz_source(source: str | None) -> str:
 
 
 def _rate(value: float | None) -> str:
-    return "?" if value is None else f"{value:.0f}/s"
+    return "?" if value is None else f"{rate_number(value)}/s"  # 0.4/s, never 0/s
 
 
 def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
