@@ -41,6 +41,14 @@ from auditop.probes.namespaces import in_initial_pid_namespace
 RECV_BUFFER = 65536
 DEFAULT_TIMEOUT = 2.0
 MAX_SENDERS = 6
+# While a request waits longer than this, its sender is checked for death
+# every REAP_EVERY seconds (an answered request needs no check at all).
+REAP_EVERY = 0.25
+
+
+class _SenderLost(Exception):
+    """The child carrying a request died before it reported: auditop's own
+    failure, never the kernel's. The request is sent again."""
 
 
 class Pool(Protocol):
@@ -58,6 +66,8 @@ class Pool(Protocol):
     def held(self, after: float = HELD_AFTER) -> tuple[int, float]: ...
 
     def is_busy(self, sender: object) -> bool: ...
+
+    def reap(self, held_after: float = HELD_AFTER) -> list[int]: ...
 
     def close(self) -> None: ...
 
@@ -118,21 +128,37 @@ class AuditClient:
     # -- public API -------------------------------------------------------
 
     def get_status(self, timeout: float | None = None) -> AuditStatus:
-        seq, waiter, _ = self._request(wire.encode_get, wire.AUDIT_GET, reserved=False)
-        return wire.decode_status(self._wait(seq, waiter, timeout))
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            seq, waiter, _ = self._request(wire.encode_get, wire.AUDIT_GET, reserved=False)
+            try:
+                return wire.decode_status(self._wait(seq, waiter, timeout, deadline))
+            except _SenderLost:
+                continue  # _wait raised it only with time left
+
+    @property
+    def sender_deaths(self) -> int:
+        """auditop's senders found dead (and replaced) since it started."""
+        return getattr(self._pool, "deaths", 0)
 
     def set(self, field: str, value: int, timeout: float | None = None) -> SetAck:
         """Send one AUDIT_SET and wait for its ACK. Reading the value back is
         the caller's (the next answered status). Never sets failure, enabled
         or pid. When the ACK does not come but the sender is held, the kernel
         has processed the request: it holds senders only afterwards."""
-        seq, waiter, sender = self._request(
-            lambda s: wire.encode_set(s, field, value), None, reserved=True)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         # A change can end the throttle (a limit raised above the queue): the
         # poll that reads it back goes at once, its answer paces the next.
         self.expect_hold(0.0)
         try:
-            self._wait(seq, waiter, timeout)
+            while True:  # setting a value twice (its sender died) is harmless
+                seq, waiter, sender = self._request(
+                    lambda s: wire.encode_set(s, field, value), None, reserved=True)
+                try:
+                    self._wait(seq, waiter, timeout, deadline)
+                    break
+                except _SenderLost:
+                    continue
         except InvalidValue as exc:
             raise InvalidValue(f"{field} = {value}") from exc
         except NoAnswer:
@@ -151,12 +177,23 @@ class AuditClient:
         self._pool.expected_hold = seconds
 
     def held(self) -> tuple[int, float]:
-        """(how many of auditop's senders the kernel is holding, the longest s)."""
+        """(how many of auditop's senders the kernel is holding, the longest s).
+        A sender that died is not held: it is dropped here."""
         count, longest = self._pool.held(HELD_AFTER)
         if count:  # only then is it worth a syscall to learn who is free again
             self._reports()
+            self._reap()
             count, longest = self._pool.held(HELD_AFTER)
         return count, longest
+
+    def _reap(self) -> None:
+        """Senders that died with a request: their callers ask again."""
+        for seq in self._pool.reap(HELD_AFTER):
+            with self._lock:
+                waiter = self._waiters.get(seq)
+            if waiter is not None and not waiter.finished:
+                waiter.error = _SenderLost(seq)
+                waiter.set()
 
     def _busy(self, sender: object) -> bool:
         self._reports()
@@ -212,10 +249,13 @@ class AuditClient:
             raise self._error(exc.errno or errno.EIO) from exc
         return seq, waiter, sender
 
-    def _wait(self, seq: int, waiter: _Waiter, timeout: float | None) -> wire.Message:
+    def _wait(self, seq: int, waiter: _Waiter, timeout: float | None,
+              deadline: float | None = None) -> wire.Message:
         """Wait for request `seq`'s answer, reading the socket while no one
-        else does (handing others' answers to them)."""
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        else does (handing others' answers to them). _SenderLost when its
+        sender died and time is left to ask again."""
+        if deadline is None:
+            deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         try:
             while not waiter.finished:
                 left = deadline - time.monotonic()
@@ -240,6 +280,11 @@ class AuditClient:
             why = f"the kernel is holding auditop's sender for {held_for:.1f} s" \
                 if count else ""
             raise NoAnswer(self.timeout if timeout is None else timeout, why)
+        if isinstance(waiter.error, _SenderLost):
+            if time.monotonic() < deadline:
+                raise waiter.error
+            raise NoAnswer(self.timeout if timeout is None else timeout,
+                           "auditop's sender process died with the request")
         if waiter.error is not None:
             raise waiter.error
         return waiter.message
@@ -249,7 +294,10 @@ class AuditClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            events = dict(self._poll.poll(left * 1000))
+            events = dict(self._poll.poll(min(left, REAP_EVERY) * 1000))
+            if not events:
+                self._reap()  # a request this slow may have lost its sender
+                continue
             if self._wake_read in events:
                 return  # closed
             if self._pool.report_fd is not None and self._pool.report_fd in events:

@@ -17,6 +17,13 @@ the kernel holds senders, polls are spaced by the expected hold over `limit`
 (2 s and 6 senders: one every 0.33 s), so the answers spread over the
 throttle instead of using every sender in its first tenth of a second
 (at 50 Hz, before any is known to be held).
+
+A sender can die (the OOM killer, an admin's `pkill python`). One that dies
+idle is found when its request cannot be written: it is dropped and another
+takes the request. One that dies with a request under way never reports;
+`reap()` finds it (waitpid, only for senders busy longer than HELD_AFTER)
+and returns the seq it carried, so the client asks again instead of taking
+auditop's own failure for the kernel's silence.
 """
 
 from __future__ import annotations
@@ -82,9 +89,16 @@ class Sender:
         self.seq: int | None = None
 
     def send(self, message: bytes, seq: int, now: float) -> None:
-        self.busy_since, self.seq = now, seq
+        """Hand the child a request; OSError (EPIPE) when it has died. Busy
+        only once the request is written: a child that never got one is
+        never waited for."""
         frame = _LENGTH.pack(len(message)) + message
         os.write(self._stdin, frame.ljust(FRAME, b"\0"))
+        self.busy_since, self.seq = now, seq
+
+    def dead(self) -> bool:
+        """Has the child exited (reaping it if so)?"""
+        return self.process.poll() is not None
 
     def close(self) -> None:
         """Close its input: an idle child exits at once, a held one when the
@@ -110,6 +124,8 @@ class SenderPool:
         self._clock = clock
         self._lock = threading.Lock()
         self._senders: list[Sender] = []
+        self._next_ident = 0
+        self.deaths = 0  # senders found dead, since the pool was made
         self.report_fd, self._report_write = os.pipe()
         self._closed = False
 
@@ -134,27 +150,54 @@ class SenderPool:
                 hold = max(self.expected_hold, self._last_hold, *busy)
                 if now - self._last_send < hold / self.limit:
                     raise LookupError(len(busy), max(busy))
-            idle = [s for s in self._senders if s.busy_since is None]
-            if idle:
-                sender = idle[0]
-            elif not spawn:
-                raise LookupError(len(held), max(held, default=0.0))
-            else:
-                cap = self.limit + (1 if reserved else 0)
-                if len(self._senders) >= cap:
-                    raise LookupError(len(self._senders), self.held_seconds(now))
-                sender = Sender(len(self._senders), self._sock_fd, self._report_write)
-                self._senders.append(sender)
-            sender.send(message, seq, now)
+            while True:
+                sender = self._pick(reserved, spawn, held)
+                try:
+                    sender.send(message, seq, now)
+                    break
+                except OSError:  # it died idle: never again, another takes this
+                    self._drop(sender)
             if not reserved:  # the pace is the polls'; a change does not delay the next
                 self._last_send = now
             return sender
 
+    def _pick(self, reserved: bool, spawn: bool, held: list[float]) -> Sender:
+        idle = [s for s in self._senders if s.busy_since is None]
+        if idle:
+            return idle[0]
+        if not spawn:
+            raise LookupError(len(held), max(held, default=0.0))
+        cap = self.limit + (1 if reserved else 0)
+        if len(self._senders) >= cap:
+            raise LookupError(len(self._senders), self.held_seconds(self._clock()))
+        sender = Sender(self._next_ident, self._sock_fd, self._report_write)
+        self._next_ident += 1
+        self._senders.append(sender)
+        return sender
+
+    def _drop(self, sender: Sender) -> None:
+        self._senders.remove(sender)
+        self.deaths += 1
+        sender.close()
+
+    def reap(self, held_after: float = HELD_AFTER) -> list[int]:
+        """Drop the senders that died with a request under way; the seqs
+        they carried (their answers will never come from them). Only senders
+        busy longer than `held_after` are asked: one waitpid each."""
+        now = self._clock()
+        with self._lock:
+            dead = [s for s in self._senders if s.busy_since is not None
+                    and now - s.busy_since > held_after and s.dead()]
+            for sender in dead:
+                self._drop(sender)
+        return [s.seq for s in dead if s.seq is not None]
+
     def sent(self, ident: int, held_after: float = HELD_AFTER) -> None:
         """A child reported that its send() returned."""
         with self._lock:
-            if ident < len(self._senders):
-                sender = self._senders[ident]
+            for sender in self._senders:
+                if sender.ident != ident:
+                    continue
                 if sender.busy_since is not None:
                     took = self._clock() - sender.busy_since
                     if took > held_after:

@@ -124,6 +124,9 @@ class ThreadSenders:
                  if s.busy_since is not None and now - s.busy_since > after]
         return len(times), max(times, default=0.0)
 
+    def reap(self, held_after: float = 0.1) -> list[int]:
+        return []  # scripted senders never die
+
     def is_busy(self, sender: _Sender) -> bool:
         return sender.busy_since is not None
 

@@ -4,7 +4,10 @@ report is taken (sent()), as in the client, so 'held' is the clock's say."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import time
 
 import pytest
 
@@ -62,7 +65,8 @@ def test_a_change_is_never_paced(pool):
     pool.send(message(1), 1)
     pool.expected_hold = 2.0
     pool.clock.now += 0.01
-    pool.send(message(2), 2, reserved=True)
+    change = pool.send(message(2), 2, reserved=True)
+    assert pool.is_busy(change) and len(pool._senders) == 2
 
 
 def test_a_sender_that_reported_frees_the_pace(pool):
@@ -92,3 +96,53 @@ def test_a_change_neither_waits_for_nor_delays_the_polls_pace(pool):
     pool.clock.now += 0.01
     pool.send(message(3), 3)  # the read-back poll goes at once too
     assert len(pool._senders) == 3
+
+
+def _kill(sender) -> None:
+    os.kill(sender.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while sender.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sender.process.returncode == -signal.SIGKILL
+
+
+def test_a_sender_killed_while_idle_is_replaced_by_the_next_request(pool):
+    first = pool.send(message(1), 1)
+    pool.sent(first.ident)
+    _kill(first)  # the OOM killer, or `pkill python`
+    pool.clock.now += 0.1
+    second = pool.send(message(2), 2)
+    assert second is not first and pool.is_busy(second)
+    assert pool._senders == [second] and pool.deaths == 1
+    assert pool.held(HELD_AFTER) == (0, 0.0)  # nothing left 'busy' by the dead one
+
+
+def test_a_sender_killed_with_a_request_is_reaped_and_its_request_returned(pool):
+    carrier = pool.send(message(7), 7)
+    _kill(carrier)
+    assert pool.reap() == []  # not yet asked: a request this young is not checked
+    pool.clock.now += HELD_AFTER + 0.01
+    assert pool.reap() == [7]
+    assert carrier not in pool._senders and pool.deaths == 1
+    assert pool.held(HELD_AFTER) == (0, 0.0)
+
+
+def test_a_dead_sender_does_not_slow_the_pace(pool):
+    """Before: the dead child stayed busy for ever, counted as held, and the
+    pace (hold / 6) grew with its age: 10, 9, 5, 2, 1 answers per window."""
+    carrier = pool.send(message(1), 1)
+    _kill(carrier)
+    pool.clock.now += 30.0
+    pool.reap()
+    for seq in range(2, 12):  # ten polls in one second go out
+        pool.send(message(seq), seq)
+        pool.sent(pool._senders[-1].ident)
+        pool.clock.now += 0.1
+    assert pool.deaths == 1 and len(pool._senders) == 1
+
+
+def test_a_live_held_sender_is_not_reaped(pool):
+    held = pool.send(message(1), 1)
+    pool.clock.now += 5.0
+    assert pool.reap() == []
+    assert pool.is_busy(held) and pool.held(HELD_AFTER)[0] == 1
