@@ -3,8 +3,14 @@
 A window covers one display interval and summarises every sample in it: the
 backlog *peak* (so a 150 ms burst between two screen refreshes is not lost),
 and counter growth turned into per-second rates. A counter that goes down
-(`auditctl --reset-lost`, a new auditd socket) or wraps is a reset: the rate
-counts from zero again, never negative.
+(`auditctl --reset-lost`, a new auditd socket) is a reset: the rate counts
+from zero again, never negative. The three counters are u32 in the kernel
+(`lost`, `backlog_wait_time_actual`, a socket's drops) and wrap past
+4294967295: a drop from the upper half (>= 2**31) whose growth across the
+wrap (new + 2**32 - old) the time between the two readings makes plausible
+(WRAP_MAX_PER_S, at least one second's worth) is a wrap and counts that
+growth; any other drop is a reset. So 4294967000 -> 500 is 796 more, and
+3000000000 -> 500 (1.3 billion in a tenth of a second) a reset.
 
 Windows sit on a fixed grid. The first sample starts a window whose deadline
 is its mono + interval; the first sample at or past the deadline closes it
@@ -48,6 +54,11 @@ from auditop.core.model import AuditStatus, Sample, SystemInfo
 
 # Absorbs float drift: ten additions of 0.1 give 0.9999999999999999.
 _EPSILON = 1e-6
+U32_SPAN = 2**32  # the kernel's counters are u32
+# Fastest plausible growth of a counter: a flood on every CPU loses some ten
+# million records a second; 10x that for a margin. A drop whose growth across
+# a wrap would be faster is a reset (see the module docstring).
+WRAP_MAX_PER_S = 10**8
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +135,24 @@ def _growth(baseline: _Reading | None, readings: list[_Reading]) -> _Growth:
         if previous is not None:
             if reading.mono <= previous.mono and reading.source == previous.source:
                 continue  # the same /proc reading again
-            restarted = reading.source != previous.source or reading.value < previous.value
-            total += reading.value if restarted else reading.value - previous.value
+            total += _step(previous, reading)
             seconds += max(reading.mono - previous.mono, 0.0)
         previous = reading
     return _Growth(total, total / seconds if seconds > 0 else None, seconds, previous)
+
+
+def _step(previous: _Reading, reading: _Reading) -> int:
+    """A counter's growth from one reading to the next: the difference; across
+    a u32 wrap, the difference through 2**32; after a reset, the new value."""
+    if reading.source != previous.source:
+        return reading.value  # a new socket counts from zero
+    if reading.value >= previous.value:
+        return reading.value - previous.value
+    wrapped = reading.value + U32_SPAN - previous.value
+    plausible = WRAP_MAX_PER_S * max(reading.mono - previous.mono, 1.0)
+    if previous.value >= U32_SPAN // 2 and wrapped <= min(plausible, U32_SPAN // 2):
+        return wrapped
+    return reading.value
 
 
 class History:

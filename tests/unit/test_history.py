@@ -188,14 +188,57 @@ def test_a_steady_counter_gives_zero_rates():
     [
         ([100, 100, 3, 5], 5),  # auditctl --reset-lost: 3 counted from zero, then +2
         ([10, 0, 0], 0),  # reset to zero
-        ([U32 - 2, U32 - 1, 1], 2),  # u32 wrap: +1, then 1 from zero
+        ([3_000_000_000, 500], 500),  # from the upper half, but 1.3e9 in 0.1 s: a reset
+        ([U32 // 2 - 1, 5], 5),  # from the lower half: a reset whatever the time
     ],
-    ids=["reset-lost", "reset-to-zero", "u32-wrap"],
+    ids=["reset-lost", "reset-to-zero", "implausible-wrap", "lower-half"],
 )
 def test_a_counter_that_goes_down_is_a_reset_not_a_negative_rate(counts, expected):
     (window,) = windows_of([make_sample(i / 10, lost=n) for i, n in enumerate(counts)])
     assert window.lost == expected
     assert window.lost_per_s >= 0
+
+
+@pytest.mark.parametrize(
+    "counts, expected",
+    [
+        ([U32 - 2, U32 - 1, 1], 3),  # +1, then 1 + 2**32 - (2**32 - 1)
+        ([U32 - 300, 500], 800),
+        ([U32 - 1, 0], 1),  # wrapped to exactly zero
+        ([U32 // 2, U32 // 2 - 1 + 10_000_000], None),  # not a drop: plain growth
+    ],
+    ids=["by-one", "by-hundreds", "to-zero", "no-drop"],
+)
+@pytest.mark.parametrize("counter", ["lost", "backlog_wait_time_actual", "drops"])
+def test_a_u32_wrap_counts_the_growth_across_it(counts, expected, counter):
+    """The kernel's lost, backlog_wait_time_actual and a socket's drops are
+    u32: past 4294967295 they start again from 0, which is not a reset."""
+    (window,) = windows_of([make_sample(i / 10, **{counter: n}) for i, n in enumerate(counts)])
+    growth = counts[-1] - counts[0] if expected is None else expected
+    seconds = (len(counts) - 1) / 10
+    rate = {"lost": window.lost_per_s, "backlog_wait_time_actual": window.wait_per_s,
+            "drops": window.netlink_drops_per_s}[counter]
+    assert rate == pytest.approx(growth / seconds)
+    if counter == "lost":
+        assert window.lost == growth
+
+
+def test_a_wrap_after_a_silence_is_judged_over_the_time_it_took():
+    """1.5 billion more in 0.1 s is no wrap; over a minute without an answer
+    (25 million a second) it is."""
+    start = U32 - 1_000_000_000
+    quick = windows_of([make_sample(0.0, lost=start), make_sample(0.1, lost=500_000_000)])
+    assert quick[0].lost == 500_000_000  # a reset
+    samples = [make_sample(0.0, lost=start)]
+    samples += [silent_sample(t) for t in ticks(1.0, 60.0, 1.0)]
+    samples += [make_sample(60.0, lost=500_000_000)]
+    assert sum(w.lost for w in windows_of(samples)) == 1_500_000_000
+
+
+def test_a_new_socket_restarts_the_drops_even_from_near_the_top():
+    samples = [make_sample(0.0, drops=U32 - 10, inode=7), make_sample(0.1, drops=4, inode=8)]
+    (window,) = windows_of(samples)
+    assert window.netlink_drops_per_s == pytest.approx(4 / 0.1)
 
 
 def test_lost_growth_during_a_silent_window_is_counted_over_the_whole_gap():
