@@ -113,7 +113,9 @@ _FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("auditop_netlink_rcvbuf_bytes", "gauge",
      "Receive buffer of auditd's audit netlink socket as the kernel holds it, bytes."),
     ("auditop_netlink_drops", "counter",
-     "Records dropped because auditd's audit netlink socket buffer was full."),
+     "Failed sends to auditd's audit netlink socket because its receive buffer was full "
+     "(netlink overruns, the socket's drops); kauditd keeps and retries each record, so "
+     "these are not lost records."),
     ("auditop_auditd_up", "gauge",
      "1 if auditd is registered with the kernel and running, else 0."),
     ("auditop_finding", "gauge",
