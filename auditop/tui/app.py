@@ -101,7 +101,7 @@ class AuditopApp(ModeActions, App[int]):
                 id="halve", group=LIMIT_KEYS),
         Binding("b", "exact", "exact", tooltip="propose an exact backlog_limit",
                 id="exact"),
-        Binding("u", "restore", "undo", tooltip="propose restoring the backlog_limit "
+        Binding("u", "restore", "start", tooltip="propose restoring the backlog_limit "
                 "auditop found at start", id="restore"),
         Binding("left_square_bracket", "interval(-1)", "shorter",
                 tooltip="shorter display interval (0.5, 1, 2, 5, 10 s)",
