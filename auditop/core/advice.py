@@ -6,8 +6,12 @@ place of its own. So the limit that would have held it is the episode's
 peak plus the records lost during it, rounded up to a power of two (the
 figures people use: 8192, 16384, 65536 ...) and above the current limit.
 
-An episode is a run of consecutive windows in which records were lost or
-the backlog reached its limit (processes then wait, with backlog_wait_time,
+An episode is a run of consecutive windows in which the backlog reached its
+limit, or records were lost to it: the kernel named "backlog limit exceeded"
+for them, or named no cause at all (with failure 0 it prints none). Records
+the kernel says it lost to another cause (its rate limit, a queue behind
+auditd, memory) are no backlog episode: no backlog_limit would have held
+them (processes then wait, with backlog_wait_time,
 before records are lost); a window in which the kernel did not answer at
 all neither ends nor starts one (its losses are counted when it answers
 again). A limit whose full queue would take more than a tenth of the
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from auditop.core.history import Window
+from auditop.core.history import Window, recent_loss_causes
 from auditop.core.memory import TYPICAL_RECORD_BYTES, format_bytes
 
 MAX_MEMORY_FRACTION = 0.1  # of MemTotal
@@ -70,13 +74,14 @@ def suggest_backlog_limit(windows: Iterable[Window], current: int | None,
     first), or None: no episode, the limit is unknown, or 0 (unlimited)."""
     if not current:
         return None
+    windows = list(windows)
     episodes: list[_Episode] = []
     current_run: _Episode | None = None
     for window in windows:
         if window.samples == 0 and window.lost == 0:
             continue  # the kernel said nothing: the episode, if any, goes on
-        overflowing = window.lost > 0 or (window.backlog_peak is not None
-                                          and window.backlog_peak >= current)
+        overflowing = (window.backlog_peak is not None and window.backlog_peak >= current) or (
+            window.lost > 0 and _lost_to_the_backlog(windows, window))
         if not overflowing:
             current_run = None
             continue
@@ -95,6 +100,14 @@ def suggest_backlog_limit(windows: Iterable[Window], current: int | None,
         too_big = limit > MAX_RECORDS_UNKNOWN_MEMORY
     return LimitAdvice(limit=limit, peak=worst.peak, lost=worst.lost, seconds=worst.seconds,
                        windows=worst.windows, memory=memory, too_big=too_big)
+
+
+def _lost_to_the_backlog(windows: list[Window], window: Window) -> bool:
+    """Could `window`'s losses be the backlog's? Yes when the kernel named
+    the backlog limit for them (or for the losses just before: it rate-limits
+    its messages), or named nothing at all."""
+    causes, _ = recent_loss_causes(windows, window)
+    return not causes or "backlog-limit" in dict(causes)
 
 
 class _Episode:

@@ -88,6 +88,9 @@ class Window:
     # many more the kernel's printk rate limit suppressed: messages, not records.
     loss_causes: Causes = ()
     loss_suppressed: int = 0
+    # Records kauditd printed to the kernel log instead of delivering them:
+    # they left the pipeline without being counted in `lost`.
+    records_printed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +268,7 @@ class History:
             held_for=max(s.held_for for s in samples),
             loss_causes=add_causes(s.loss_causes for s in samples),
             loss_suppressed=sum(s.loss_suppressed for s in samples),
+            records_printed=sum(s.records_printed for s in samples),
         )
         self.windows.append(window)
         return window

@@ -21,8 +21,20 @@ CAUSES: Mapping[str, str] = MappingProxyType({
     "rate-limit": "rate limit exceeded",
     "hold-queue": "kauditd hold queue overflow",
     "retry-queue": "kauditd retry queue overflow",
+    "printk-limit": "printk limit exceeded",
+    "auditd-gone": "auditd disappeared",
     "out-of-memory": "out of memory",
 })
+
+# Causes that mean auditd is not taking records: the queues behind its
+# socket overflowed, or records it could not take were printed to the kernel
+# log past printk's rate limit. No backlog_limit helps; auditd must read.
+NOT_READING = frozenset({"hold-queue", "retry-queue", "printk-limit", "auditd-gone"})
+
+
+def dominant_cause(causes: Causes) -> str | None:
+    """The cause named most (causes are sorted so), or None."""
+    return causes[0][0] if causes else None
 
 # printk_ratelimit()'s interval is 5 s (kernel.printk_ratelimit): a cause
 # named within twice that still explains a window with no message of its own.

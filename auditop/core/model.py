@@ -219,6 +219,9 @@ class Sample:
     held_for: float = 0.0
     loss_causes: tuple[tuple[str, int], ...] = ()
     loss_suppressed: int = 0
+    # `audit: type=...` records kauditd printed to the kernel log instead of
+    # delivering them to auditd (none running, or it could not take them).
+    records_printed: int = 0
 
     @property
     def throttled(self) -> bool:

@@ -4,11 +4,12 @@ that says why records were lost. Registered in core/findings.py."""
 
 from __future__ import annotations
 
-from auditop.core.advice import suggest_backlog_limit
+from auditop.core.advice import power_of_two_above, suggest_backlog_limit
 from auditop.core.finding import (Facts, Finding, Severity, bytes_text, fill, per_s,
                                   sysctl_rmem, text)
 from auditop.core.history import forecast_seconds_to_full, recent_loss_causes
-from auditop.core.losses import RECENT_SECONDS, cause_label, causes_text
+from auditop.core.losses import (NOT_READING, RECENT_SECONDS, Causes, cause_label,
+                                  causes_text, dominant_cause)
 from auditop.core.units import jiffies_text, rate_number, wait_rate_text
 
 RESTART_AUDITD = "systemctl restart auditd"
@@ -49,8 +50,65 @@ def lost_increasing(f: Facts) -> Finding | None:
         f"The kernel dropped {window.lost} audit records in the last "
         f"{window.lost_seconds:.1f} s{per_s(window.lost_per_s)}; its lost counter is now "
         f"{text(total)}. A lost record is gone for good: the audit trail has a hole. {why}")
-    advice_text, remedy = _limit_advice(f)
+    advice_text, remedy = _loss_remedy(f, causes)
     return Finding("lost-increasing", "critical", title, detail + advice_text, remedy)
+
+
+def _loss_remedy(f: Facts, causes: Causes) -> tuple[str, str | None]:
+    """(a sentence for the detail, the remedy) for the cause the kernel
+    logged: its rate limit -> rate_limit; a queue behind auditd or printk's
+    limit -> auditd is not reading; memory -> no limit helps; the backlog
+    limit, or no cause named -> backlog_limit from the worst episode."""
+    cause = dominant_cause(causes)
+    if cause == "rate-limit":
+        return _rate_limit_advice(f)
+    if cause in NOT_READING:
+        return _not_reading_advice(f, cause)
+    if cause == "out-of-memory":
+        return (" The kernel could not allocate audit records: the machine is short of "
+                "memory, and a larger backlog_limit would only ask for more."), None
+    return _limit_advice(f)
+
+
+def _rate_limit_advice(f: Facts) -> tuple[str, str | None]:
+    rate = f.status.rate_limit if f.status else None
+    lost_per_s = f.window.lost_per_s if f.window else None
+    if not rate:
+        return (" The kernel's rate limit is off now (rate_limit 0): these losses came "
+                "before it was lifted."), None
+    produced = rate + (lost_per_s or 0.0)
+    suggested = power_of_two_above(int(produced + 0.999), rate)
+    return (f" The kernel dropped them at its rate limit (rate_limit {rate} records/s): the "
+            f"rules produce about {produced:.0f} records/s. No backlog_limit changes that. "
+            f"Raise the rate limit above what the rules produce ({suggested}), remove it "
+            "(`auditctl -r 0`) if auditd and the backlog can take the flow, or narrow the "
+            "rules that produce most (`aureport --summary -k`)."), (
+        f"auditctl -r {suggested}   # rate_limit {rate} + {lost_per_s or 0:.0f}/s lost, "
+        "rounded up")
+
+
+def _not_reading_advice(f: Facts, cause: str) -> tuple[str, str | None]:
+    """auditd is not taking records: say why, from its process."""
+    label = cause_label(cause)
+    pid = f.status.pid if f.status else None
+    auditd = f.system.auditd if f.system else None
+    if pid == 0:
+        return (f" \"{label}\": no auditd is registered with the kernel (pid 0), so records "
+                "have nowhere to go; no backlog_limit holds that. Start auditd."), \
+            "systemctl start auditd   # or: auditd"
+    if auditd is not None and auditd.stopped:
+        return (f" \"{label}\": auditd (pid {auditd.pid}) is stopped (state {auditd.state}), so the queues "
+                "behind its socket overflow; no backlog_limit holds that. Resume it."), \
+            f"kill -CONT {auditd.pid}"
+    if auditd is not None and auditd.state == "D":
+        why = (f"auditd (pid {auditd.pid}) is waiting on its disk (state D): check the disk it "
+               "writes to and its flush setting")
+    elif auditd is not None:
+        why = (f"auditd (pid {auditd.pid}, state {auditd.state}) is not taking records as fast "
+               "as they come: check its disk, its flush and log_format settings and its plugins")
+    else:
+        why = "auditd is not taking records (its process is not visible to auditop)"
+    return f" \"{label}\": {why}; no backlog_limit holds that.", None
 
 
 def _limit_advice(f: Facts) -> tuple[str, str | None]:

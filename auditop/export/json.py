@@ -129,4 +129,5 @@ def _window_fields(window: Window) -> dict[str, Any]:
         "wait_seconds": round(window.wait_seconds, 6),
         "loss_causes": dict(window.loss_causes),
         "loss_suppressed": window.loss_suppressed,
+        "records_printed": window.records_printed,
     }

@@ -45,12 +45,17 @@ _REASONS = {
     "rate limit exceeded": "rate-limit",
     "kauditd hold queue overflow": "hold-queue",
     "kauditd retry queue overflow": "retry-queue",
+    # kauditd_printk_skb: a record auditd could not take, past printk's limit
+    "printk limit exceeded": "printk-limit",
+    "auditd disappeared": "auditd-gone",  # before 4.11
     "out of memory in audit_log_start": "out-of-memory",
     "out of memory in audit_expand": "out-of-memory",
     "out of memory in audit_alloc": "out-of-memory",
 }
 # audit_log_start, when it drops a record over the limit (rate-gated).
 _BACKLOG = re.compile(r"audit_backlog=(\d+) > audit_backlog_limit=(\d+)$")
+# Before 4.11, kauditd reset audit_pid when a send to auditd failed.
+_PID_RESET = re.compile(r"audit_pid=\d+ reset$")
 _LOST = re.compile(r"audit_lost=(\d+) audit_rate_limit=(\d+) audit_backlog_limit=(\d+)$")
 # ___ratelimit() prints "<caller's __func__>: N callbacks suppressed" without
 # a pr_fmt prefix; these are the audit functions that call printk_ratelimit()
@@ -82,6 +87,10 @@ class LossReport:
     unattributed_suppressed: int = 0  # suppressed before any cause was seen
     latest_lost: LostLine | None = None
     last_cause: str | None = None  # pass to the next scan() to keep attributing
+    # `audit: type=N ...` lines: records kauditd printed to the kernel log
+    # instead of delivering them (no auditd, or one that could not take them
+    # for long); they left the pipeline without being counted in `lost`.
+    printed: int = 0
 
 
 def message_text(line: str) -> str | None:
@@ -106,6 +115,7 @@ def scan(messages: Iterable[str], last_cause: str | None = None) -> LossReport:
     causes: dict[str, int] = {}
     suppressed: dict[str, int] = {}
     unattributed = 0
+    printed = 0
     latest_lost = None
     for line in messages:
         text = message_text(line)
@@ -125,12 +135,17 @@ def scan(messages: Iterable[str], last_cause: str | None = None) -> LossReport:
         if lost:
             latest_lost = LostLine(*(int(v) for v in lost.groups()))
             continue
+        if body.startswith("type="):  # a record printed instead of delivered
+            printed += 1
+            continue
         cause = _REASONS.get(body) or ("backlog-limit" if _BACKLOG.match(body) else None)
+        if cause is None and _PID_RESET.match(body):
+            cause = "auditd-gone"
         if cause is not None:
             causes[cause] = causes.get(cause, 0) + 1
             last_cause = cause
     return LossReport(MappingProxyType(causes), MappingProxyType(suppressed), unattributed,
-                      latest_lost, last_cause)
+                      latest_lost, last_cause, printed)
 
 
 def loss_causes(messages: Iterable[str]) -> dict[str, int]:
@@ -308,14 +323,15 @@ class LossCauseFollower:
     def unavailable(self) -> str | None:
         return self.log.unavailable
 
-    def poll(self) -> tuple[tuple[tuple[str, int], ...], int]:
+    def poll(self) -> tuple[tuple[tuple[str, int], ...], int, int]:
+        """(causes, suppressed messages, records printed to the log)."""
         messages = self.log.read_new()
         if not messages:
-            return (), 0
+            return (), 0, 0
         report = scan(messages, self._last_cause)
         self._last_cause = report.last_cause
         suppressed = sum(report.suppressed.values()) + report.unattributed_suppressed
-        return as_causes(report.causes), suppressed
+        return as_causes(report.causes), suppressed, report.printed
 
     def close(self) -> None:
         self.log.close()

@@ -55,11 +55,11 @@ class LiveSource:
             # The kernel holds senders only while the backlog is over its
             # limit: a sender slow to report on a busy machine is not held.
             held, held_for = 0, 0.0
-        causes, suppressed = self._loss_causes(status, end)
+        causes, suppressed, printed = self._loss_causes(status, end)
         return Sample(time=time.time(), mono=end, status=status,
                       system=self._read_system(end), error=error,
                       poll_seconds=end - start, held_senders=held, held_for=held_for,
-                      loss_causes=causes, loss_suppressed=suppressed)
+                      loss_causes=causes, loss_suppressed=suppressed, records_printed=printed)
 
     def _loss_causes(self, status, now: float):
         """The kernel logs a cause only when it loses a record: read its log
@@ -68,7 +68,7 @@ class LiveSource:
         poll on a quiet machine."""
         lost = status.lost if status is not None else None
         if lost == self._lost_read and now - self._causes_read_at < SYSTEM_PERIOD:
-            return (), 0
+            return (), 0, 0
         self._lost_read, self._causes_read_at = lost, now
         return self._causes.poll()
 

@@ -39,7 +39,29 @@ FLOOD = [
 def test_every_cause_has_a_label():
     assert cause_label("backlog-limit") == "backlog limit exceeded"
     assert set(CAUSES) == {"backlog-limit", "rate-limit", "hold-queue", "retry-queue",
-                           "out-of-memory"}
+                           "printk-limit", "auditd-gone", "out-of-memory"}
+
+
+# kauditd_hold_skb on a kernel booted without audit=1: records auditd could
+# not take are printed (kauditd_printk_skb) while printk allows, the rest
+# counted lost as "printk limit exceeded"; before 4.11, "audit_pid=N reset".
+PRINTED = [
+    '5,2001,1000,-;audit: type=1300 audit(1733600000.123:77): arch=c000003e syscall=257 '
+    'success=yes exit=3 a0=ffffff9c items=1 ppid=1 pid=4242 auid=0 uid=0 comm="cat" '
+    'exe="/usr/bin/cat" key="scratch"',
+    '5,2002,1001,-;audit: type=1307 audit(1733600000.123:77): cwd="/tmp"',
+    '4,2003,1002,-;kauditd_printk_skb: 312 callbacks suppressed',
+    '3,2004,1003,-;audit: printk limit exceeded',
+    '3,2005,1004,-;audit: audit_pid=812 reset',
+    '13,2006,1005,-;audit: type=1300 forged by a user (facility 1)',
+]
+
+
+def test_printed_records_and_the_causes_of_a_host_without_audit_1():
+    report = scan([line for line in PRINTED if not line.startswith("13,")])
+    assert report.printed == 2
+    assert dict(report.causes) == {"printk-limit": 1, "auditd-gone": 1}
+    assert cause_label("printk-limit") == "printk limit exceeded"
 
 
 def test_flood_counts_backlog_messages_and_attributes_suppressed_ones():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from auditop.core.findings import evaluate
 from auditop.core.history import History
 from tests.unit.builders import HEALTHY_SYSTEM, feed, make_sample, with_buffers
@@ -221,3 +223,62 @@ def test_even_a_low_sampled_peak_is_critical_when_the_kernel_logged_the_limit():
     backlog = findings(samples).get("backlog-high")
     assert backlog is not None and backlog.severity == "critical"
     assert "peaked at 2 of the limit 64 (3%)" in backlog.detail
+
+
+# --- the remedy follows the cause the kernel logged ----------------------------------
+
+def losing_to(cause, seconds=3.0, *, system=HEALTHY_SYSTEM, backlog=0, **status):
+    """Ten samples a second losing 5000 records each (backlog `backlog`);
+    the kernel named `cause` once, at 0.3 s."""
+    out = []
+    for i in range(round(seconds * 10)):
+        t = i / 10
+        sample = make_sample(t, lost=5000 * i, backlog=backlog, backlog_limit=64,
+                             system=system, **status)
+        if abs(t - 0.3) < 1e-9:
+            sample = replace(sample, loss_causes=((cause, 1),))
+        out.append(sample)
+    return out
+
+
+def test_records_lost_to_the_rate_limit_get_a_rate_limit_remedy_not_a_huge_backlog():
+    """Before: `auditctl -b 524288   # peak 0 + 522624 lost` for records the
+    kernel lost to rate_limit 50."""
+    result = findings(losing_to("rate-limit", rate_limit=50))
+    lost = result["lost-increasing"]
+    assert "-b" not in lost.remedy and "backlog_limit" not in lost.remedy
+    # 50 allowed + 50000/s lost: the rules make ~50050 records/s -> 65536
+    assert lost.remedy.startswith("auditctl -r 65536   # rate_limit 50 + 50000/s lost")
+    assert "the rules produce about 50050 records/s" in lost.detail
+    assert "backlog-high" not in result  # the backlog was empty throughout
+
+
+def test_a_rate_limit_lifted_since_the_losses_gets_no_remedy():
+    lost = findings(losing_to("rate-limit", rate_limit=0))["lost-increasing"]
+    assert lost.remedy is None and "rate_limit 0" in lost.detail
+
+
+@pytest.mark.parametrize("cause", ["retry-queue", "hold-queue", "printk-limit", "auditd-gone"])
+def test_queues_behind_a_stopped_auditd_say_resume_it(cause):
+    stopped = replace(HEALTHY_SYSTEM, auditd=replace(HEALTHY_SYSTEM.auditd, state="T"))
+    lost = findings(losing_to(cause, system=stopped, backlog=65))["lost-increasing"]
+    assert lost.remedy == f"kill -CONT {HEALTHY_SYSTEM.auditd.pid}"
+    assert "is stopped (state T)" in lost.detail and "no backlog_limit holds that" in lost.detail
+
+
+def test_printk_limit_without_auditd_says_start_it():
+    lost = findings(losing_to("printk-limit", pid=0))["lost-increasing"]
+    assert lost.remedy.startswith("systemctl start auditd")
+    assert "no auditd is registered" in lost.detail
+
+
+def test_auditd_waiting_on_disk_is_named_without_a_limit():
+    on_disk = replace(HEALTHY_SYSTEM, auditd=replace(HEALTHY_SYSTEM.auditd, state="D"))
+    lost = findings(losing_to("retry-queue", system=on_disk, backlog=65))["lost-increasing"]
+    assert lost.remedy is None
+    assert "waiting on its disk (state D)" in lost.detail
+
+
+def test_out_of_memory_is_no_reason_for_a_larger_backlog():
+    lost = findings(losing_to("out-of-memory", backlog=10))["lost-increasing"]
+    assert lost.remedy is None and "short of memory" in lost.detail

@@ -113,15 +113,15 @@ def test_one_dump_costs_well_under_a_millisecond():
 def test_each_poll_gives_what_arrived_since_the_last(pipe):
     read_end, write_end = pipe
     follower = LossCauseFollower(KernelLog("fake", opener=lambda path: read_end))
-    assert follower.poll() == ((), 0)
+    assert follower.poll() == ((), 0, 0)
     os.write(write_end, b"4,1,10,-;audit: audit_backlog=65 > audit_backlog_limit=64\n"
                         b"3,2,11,-;audit: backlog limit exceeded\n"
                         b"4,3,12,-;audit: audit_lost=9 audit_rate_limit=0 audit_backlog_limit=64\n")
-    assert follower.poll() == ((("backlog-limit", 2),), 0)
-    assert follower.poll() == ((), 0)  # never re-read
+    assert follower.poll() == ((("backlog-limit", 2),), 0, 0)
+    assert follower.poll() == ((), 0, 0)  # never re-read
     os.write(write_end, b"4,4,5000012,-;audit_log_lost: 528 callbacks suppressed\n"
                         b"3,5,5000013,-;audit: kauditd retry queue overflow\n")
-    assert follower.poll() == ((("retry-queue", 1),), 528)
+    assert follower.poll() == ((("retry-queue", 1),), 528, 0)
     follower.close()
 
 
@@ -129,5 +129,5 @@ def test_an_unreadable_log_gives_nothing_and_says_why_once():
     def refuse(path):
         raise PermissionError(1, "Operation not permitted")
     follower = LossCauseFollower(KernelLog("/dev/kmsg", opener=refuse))
-    assert follower.poll() == ((), 0) and follower.poll() == ((), 0)
+    assert follower.poll() == ((), 0, 0) and follower.poll() == ((), 0, 0)
     assert "CAP_SYSLOG" in follower.unavailable
