@@ -156,6 +156,14 @@ def _parser() -> argparse.ArgumentParser:
                                  "findings that are only named, never raising the state")
                            + " (ids in docs/check.md; repeatable; over the config "
                              "file's [check] lists)")
+    remember = check.add_mutually_exclusive_group()
+    remember.add_argument("--state-file", metavar="PATH", type=_state_path, default=None,
+                          help="where the previous run's counters are kept (default: "
+                               "check.json in the per-user state directory, beside the "
+                               "change log)")
+    remember.add_argument("--no-state", action="store_true",
+                          help="neither read nor write the state: say nothing about "
+                               "what happened between runs")
     check.set_defaults(run=commands.run_check)
 
     setter = sub.add_parser("set", help="change backlog_limit, rate_limit or "
@@ -270,6 +278,13 @@ def _finding_ids(text: str) -> tuple[str, ...]:
         return parse_ids(text)
     except BadIds as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _state_path(text: str) -> Path:
+    """An argparse type: check's --state-file, a file path (not empty, not a directory)."""
+    if not text or text.endswith("/"):
+        raise argparse.ArgumentTypeError(f"not a file path: {text[:60]!r}")
+    return Path(text)
 
 
 def _check_overrides(args: argparse.Namespace) -> dict[str, str]:

@@ -147,7 +147,12 @@ def run_check(args: argparse.Namespace) -> int:
     # The config file's [check] lists, then the flags (the command line wins).
     overrides = {**settings.check_weights, **getattr(args, "overrides", {})}
     window, snapshot = _sample_once(settings, args.window)
-    code, line = check_line(window, snapshot.findings, settings.thresholds, overrides)
+    between = None
+    if not args.no_state:  # what happened since the previous run (docs/check.md)
+        from auditop.export.checkstate import between_runs
+        between = between_runs(window, args.state_file)
+    code, line = check_line(window, snapshot.findings, settings.thresholds, overrides,
+                            between)
     print(line)
     return code
 

@@ -12,6 +12,10 @@ or socket buffer, flush sync, enriched format, audit locked ...) are named
 in the summary ("noted: ...") and in perfdata but leave the state OK; a
 stock machine is OK. `--warn/--crit/--ok ID` (or the config file's [check]
 lists) give a finding another weight. The mapping: docs/check.md.
+
+Between two runs (export/checkstate.py): records lost since the last check
+(critical), the lost counter reset (warning), auditd restarted (warning),
+a reboot (named); the same flags reweigh them by their ids.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Literal
 
 from auditop.core.findings import FINDING_IDS, SEVERITY_ORDER, Finding, Thresholds
 from auditop.core.history import Window
+from auditop.export.checkstate import EVENT_IDS, Between
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
@@ -63,7 +68,7 @@ def parse_ids(text: str) -> tuple[str, ...]:
         name = item.strip()
         if not name:
             raise BadIds(f"empty finding id in {text[:60]!r}")
-        if name not in FINDING_IDS:
+        if name not in FINDING_IDS and name not in EVENT_IDS:
             raise BadIds(f"no finding has the id {name[:60]!r} (ids: see "
                                  "docs/check.md)")
         ids.append(name)
@@ -100,24 +105,36 @@ def weigh(finding: Finding, window: Window, thresholds: Thresholds,
 
 
 def check_line(window: Window, findings: Iterable[Finding], thresholds: Thresholds,
-               overrides: Mapping[str, str] | None = None) -> tuple[int, str]:
+               overrides: Mapping[str, str] | None = None,
+               between: Between | None = None) -> tuple[int, str]:
+    """The state and the line. `between`: what happened since the previous run
+    (its events weigh like findings, by id; its notes end the summary)."""
+    between = between or Between()
     weighed = [(weigh(f, window, thresholds, overrides), f) for f in findings]
-    state = max((w for w, _ in weighed), default=OK)
+    events = [(WEIGHTS[overrides[e.id]] if overrides and e.id in overrides else e.weight, e)
+              for e in between.events]
+    state = max([w for w, _ in weighed] + [w for w, _ in events], default=OK)
     alerting = sorted((p for p in weighed if p[0] > OK),
                       key=lambda p: (-p[0], SEVERITY_ORDER[p[1].severity], p[1].id))
     noted = [f.id for w, f in weighed if w == OK]
-    parts = [f.title for _, f in alerting] or ["audit backlog healthy"]
+    # By weight, the window's findings before what happened between runs.
+    ranked = sorted([(-w, 0, i, f.title) for i, (w, f) in enumerate(alerting)]
+                    + [(-w, 1, i, e.text) for i, (w, e) in enumerate(events) if w > OK])
+    parts = [text for *_, text in ranked] or ["audit backlog healthy"]
+    parts += [e.text for w, e in events if w == OK]
     if noted:
         parts.append("noted: " + ", ".join(noted))
+    parts += list(between.notes)
     return state, (f"AUDIT {STATE_NAMES[state]} - {'; '.join(parts)} | "
-                   f"{perfdata(window, thresholds, len(noted))}")
+                   f"{perfdata(window, thresholds, len(noted), between)}")
 
 
 def unknown_line(reason: str) -> tuple[int, str]:
     return UNKNOWN, f"AUDIT UNKNOWN - {reason}"
 
 
-def perfdata(window: Window, thresholds: Thresholds, noted: int = 0) -> str:
+def perfdata(window: Window, thresholds: Thresholds, noted: int = 0,
+             between: Between | None = None) -> str:
     status = window.status
     system = window.system
     fields: list[str] = []
@@ -144,4 +161,8 @@ def perfdata(window: Window, thresholds: Thresholds, noted: int = 0) -> str:
     if window.wait_per_s is not None:
         fields.append(f"wait_per_s={window.wait_per_s:.1f}")
     fields.append(f"noted={noted};;;0")
+    if between is not None and between.lost is not None:
+        fields.append(f"lost_since_last_check={between.lost};;0;0")
+    if between is not None and between.span is not None:
+        fields.append(f"last_check_age={between.span:.1f}s")
     return " ".join(fields)
