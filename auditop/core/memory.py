@@ -15,9 +15,13 @@ kernel allocation.
 Source: torvalds/linux net/core/skbuff.c (__alloc_skb, kmalloc_reserve),
 include/linux/skbuff.h (struct skb_shared_info), kernel/audit.c
 (audit_buffer_alloc), as summarised in section 8 of the project's kernel
-audit reference. Estimates from the allocation sizes, not measurements, and
-for one queue only: the retry and hold queues and every reader's socket
-buffer can hold copies too.
+audit reference. Estimates from the allocation sizes, not measurements.
+
+backlog_limit caps three queues, not one (kernel/audit.c): the main queue
+(`backlog`), the retry queue of records auditd's socket refused (5.17+), and
+the hold queue for when auditd is gone, used only on a kernel booted with
+audit=1 (without it such records are printed to the kernel log and freed).
+So a full pipeline can hold two or three times the main queue's figure.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ def backlog_memory(limit: int | None) -> tuple[int, int] | None:
     return limit * TYPICAL_RECORD_BYTES, limit * LARGEST_RECORD_BYTES
 
 
+def queues_capped(audit_boot_param: str | None) -> int:
+    """How many of the kernel's queues backlog_limit caps that can fill:
+    main and retry, plus hold when booted with audit=1."""
+    return 3 if audit_boot_param in ("1", "on") else 2
+
+
 def format_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(n) < 1024 or unit == "GiB":
@@ -43,11 +53,18 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def describe_backlog_memory(limit: int | None) -> str:
+def describe_backlog_memory(limit: int | None, queues: int | None = None) -> str:
+    """The main queue's figure; with `queues` (queues_capped), what all the
+    queues backlog_limit caps can hold together."""
     estimate = backlog_memory(limit)
     if estimate is None:
         return "unbounded (backlog_limit 0 = unlimited)" if limit == 0 else "unknown"
     typical, worst = estimate
-    return (f"~{format_bytes(typical)} when full with typical records "
+    text = (f"~{format_bytes(typical)} when full with typical records "
             f"({TYPICAL_RECORD_BYTES} bytes each), up to {format_bytes(worst)} "
             "with the largest")
+    if queues is None:
+        return text + "; the retry and hold queues can each hold as many"
+    which = "retry and hold queues" if queues == 3 else "retry queue"
+    return (text + f"; with the {which} full too, ~{format_bytes(queues * typical)} "
+            f"(up to {format_bytes(queues * worst)})")

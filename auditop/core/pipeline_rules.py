@@ -187,12 +187,29 @@ def netlink_drops(f: Facts) -> Finding | None:
     return Finding(
         "netlink-drops", "warning", "auditd's socket is overrun",
         f"The kernel found auditd's netlink socket full {rate:.1f} times per second in the last "
-        "window (Drops in /proc/net/netlink). Those records are not lost by themselves: kauditd "
-        "puts them on its retry queue and sends them again. But auditd is reading slower than "
+        "window (Drops in /proc/net/netlink). kauditd puts each such record on its retry queue "
+        "(up to backlog_limit of them; beyond that it is lost as \"kauditd retry queue "
+        f"overflow\") and sends it again. {_after_retries(f)} auditd is reading slower than "
         "records arrive, and the backlog grows behind it. A larger socket buffer absorbs bursts: "
         f"{buffer}. {ENOBUFS}",
         _buffer_remedy(f, have) if small else None,
     )
+
+
+def _after_retries(f: Facts) -> str:
+    """What the kernel does with a record auditd still cannot take after the
+    retries (kauditd_hold_skb): it depends on audit= at boot."""
+    boot = f.system.boot.audit if f.system else None
+    printed = f.window.records_printed if f.window else 0
+    seen = (f" This window, {printed} record{'s were' if printed != 1 else ' was'} printed to "
+            "the kernel log." if printed else "")
+    if boot in ("1", "on"):
+        return ("Booted with audit=1, this kernel then keeps it on its hold queue (up to "
+                "backlog_limit; beyond that it is lost as \"kauditd hold queue overflow\")."
+                + seen)
+    return ("Booted without audit=1, this kernel then prints it to its log (`audit: type=...`, "
+            "not counted in lost) and frees it: it leaves the audit trail; past printk's rate "
+            "limit it is counted lost as \"printk limit exceeded\"." + seen)
 
 
 def backlog_wait(f: Facts) -> Finding | None:

@@ -8,7 +8,7 @@ from typing import Any
 from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
 from auditop.core.history import Window
-from auditop.core.memory import backlog_memory
+from auditop.core.memory import backlog_memory, queues_capped
 from auditop.core.model import STATUS_FIELDS, AuditdState, AuditStatus, SystemInfo
 
 # Every line and object carries it from version 2 on; lines without one are
@@ -79,6 +79,7 @@ def system_object(system: SystemInfo | None, backlog_limit: int | None,
             "netlink_rcvbuf": sock.rcvbuf if sock else None,
         }
     memory = backlog_memory(backlog_limit)
+    queues = queues_capped(system.boot.audit)
     return {
         "rmem_default": system.rmem_default,
         "rmem_max": system.rmem_max,
@@ -95,7 +96,9 @@ def system_object(system: SystemInfo | None, backlog_limit: int | None,
         "boot": asdict(system.boot),
         "mem_total": system.mem_total,
         "backlog_memory_estimate": (
-            {"typical": memory[0], "worst": memory[1]} if memory else None),
+            {"typical": memory[0], "worst": memory[1], "queues": queues,
+             "typical_all_queues": queues * memory[0], "worst_all_queues": queues * memory[1]}
+            if memory else None),
         "auditd_state": state_object(system.auditd_state, now),
         "auditd_log": ({"path": system.auditd_log.path,
                         "unavailable": system.auditd_log.unavailable}

@@ -9,7 +9,7 @@ from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
 from auditop.core.findings_auditd import change_text, plugin_queue_parts
 from auditop.core.history import Window
-from auditop.core.memory import describe_backlog_memory, format_bytes
+from auditop.core.memory import describe_backlog_memory, format_bytes, queues_capped
 from auditop.core.losses import causes_text
 from auditop.core.model import FAILURE_MODES, AuditStatus, SystemInfo
 from auditop.core.units import jiffies_text, rate_number, wait_rate_text
@@ -61,8 +61,10 @@ def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
     causes = (f"; lost: {causes_text(window.loss_causes)} (kernel log, "
               f"{sum(n for _, n in window.loss_causes)} messages, not records)"
               if window.loss_causes else "")
+    printed = (f"; {window.records_printed} records printed to the kernel log instead of "
+               "reaching auditd (not counted in lost)" if window.records_printed else "")
     rows.append(("lost", f"{_value(status.lost)} total, {_rate(window.lost_per_s)}"
-                         f" over {window.lost_seconds:.1f} s{causes}"))
+                         f" over {window.lost_seconds:.1f} s{causes}{printed}"))
     hz = system.hz
     rows.append(("waiting", f"backlog_wait_time {jiffies_text(status.backlog_wait_time, hz)}"
                             f", waited {jiffies_text(status.backlog_wait_time_actual, hz)} "
@@ -90,7 +92,8 @@ def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
             f"portid {r.portid} queue {format_bytes(r.rmem)} drops {r.drops}"
             for r in system.multicast_readers)))
     mem = f" (MemTotal {format_bytes(system.mem_total)})" if system.mem_total else ""
-    rows.append(("memory", describe_backlog_memory(limit) + mem))
+    rows.append(("memory", describe_backlog_memory(limit, queues_capped(system.boot.audit))
+                 + mem))
     conf = system.config
     if conf is not None:
         plugins = ", ".join(conf.active_plugins) or "none"

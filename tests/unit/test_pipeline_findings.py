@@ -282,3 +282,27 @@ def test_auditd_waiting_on_disk_is_named_without_a_limit():
 def test_out_of_memory_is_no_reason_for_a_larger_backlog():
     lost = findings(losing_to("out-of-memory", backlog=10))["lost-increasing"]
     assert lost.remedy is None and "short of memory" in lost.detail
+
+
+@pytest.mark.parametrize(("audit", "says"), [
+    (None, "Booted without audit=1, this kernel then prints it to its log"),
+    ("0", "Booted without audit=1, this kernel then prints it to its log"),
+    ("1", "Booted with audit=1, this kernel then keeps it on its hold queue"),
+])
+def test_what_happens_to_records_auditd_cannot_take_depends_on_audit_at_boot(audit, says):
+    system = replace(HEALTHY_SYSTEM, boot=replace(HEALTHY_SYSTEM.boot, audit=audit))
+    samples = [replace(make_sample(t / 10, drops=10 * t, system=system),
+                       records_printed=3 if t == 10 else 0) for t in range(11)]
+    drops = findings(samples)["netlink-drops"]
+    assert says in drops.detail
+    assert "not lost by themselves" not in drops.detail
+    # kauditd_hold_skb prints the record first, whatever audit= says
+    assert "This window, 3 records were printed to the kernel log." in drops.detail
+
+
+def test_the_memory_estimate_counts_every_queue_backlog_limit_caps():
+    from auditop.core.memory import describe_backlog_memory, queues_capped
+    assert queues_capped(None) == 2 and queues_capped("1") == 3
+    assert describe_backlog_memory(8192, 2).endswith(
+        "; with the retry queue full too, ~36.0 MiB (up to 260.0 MiB)")
+    assert "retry and hold queues" in describe_backlog_memory(8192, 3)

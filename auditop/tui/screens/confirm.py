@@ -43,6 +43,8 @@ def proposal_content(p: Proposal, risks: tuple[str, ...] = ()) -> Content:
     ]
     if p.field == "backlog_limit":
         lines.append(Content(f"memory when full: {memory_text(p.new)}"))
+        lines.append(Content.styled("  as much again in the retry queue (and the hold queue, "
+                                    "booted with audit=1)", "$text-muted"))
         lines.append(Content.styled(f"  now: {memory_text(p.old)}", "$text-muted"))
         lines += [
             Content(""),
