@@ -141,7 +141,8 @@ def _parser() -> argparse.ArgumentParser:
                              "logging, disk): SIGCONT to auditd 3.0.x, `auditctl --signal "
                              "state` from 3.1.1; never to a stopped auditd (SIGCONT would "
                              "resume it), never with --read-only")
-    _read_only_option(status, default=argparse.SUPPRESS)
+    _read_only_option(status, default=argparse.SUPPRESS,
+                      what="never signal auditd: --auditd-state is refused")
     _window_option(status)
     status.set_defaults(run=commands.run_status)
 
@@ -178,7 +179,8 @@ def _parser() -> argparse.ArgumentParser:
                         dest="panic_confirmed",
                         help="with failure = 2 (panic), allow a change that can lose "
                              "records: the first lost record panics the machine")
-    _read_only_option(setter, default=argparse.SUPPRESS)
+    _read_only_option(setter, default=argparse.SUPPRESS,
+                      what="change nothing: refuse, exit 2")
     setter.set_defaults(run=commands.run_set)
 
     record = sub.add_parser("record", help="write one JSON line per display window "
@@ -245,7 +247,102 @@ def _parser() -> argparse.ArgumentParser:
                           ).set_defaults(run=commands.run_config_path, reads_config=False)
     config_sub.add_parser("show", help="print every setting in effect and where it "
                           "came from").set_defaults(run=commands.run_config_show)
+    _describe(sub)
+    _describe(config_sub, "config ")
     return parser
+
+
+# Each subcommand's --help: (description, example command lines).
+PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "status": ("""\
+Sample the kernel's audit status for --window seconds, read the system
+probes (auditd and its socket buffer, auditd.conf, the kernel log) and print
+the status with every finding: as text, as one JSON object (docs/json.md) or
+in the Prometheus exposition format (docs/fleet.md). Changes nothing in the
+kernel; asking it needs CAP_AUDIT_CONTROL (root).""", (
+        "auditop status",
+        "auditop status --json --window 2",
+        "auditop status --format prometheus",
+        "auditop status --auditd-state")),
+    "check": ("""\
+A monitoring-plugin check (Nagios, Icinga, Sensu): sample for --window
+seconds and print one line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL,
+3 UNKNOWN. Live trouble sets the state; configuration risks are only named.
+--warn, --crit and --ok reweigh findings by id (docs/check.md). It keeps the
+counters of its previous run (--state-file) to say what happened in between.""", (
+        "auditop check",
+        "auditop check --window 5 --warn q-depth-small",
+        "auditop check --ok netlink-drops --no-state")),
+    "set": ("""\
+Change backlog_limit, rate_limit or backlog_wait_time in the running kernel,
+read the value back from the kernel's next answer and append the change to
+the change log. Asks first on a terminal. With failure = 2 a change that can
+lose records is refused without --i-understand-failure-2. The change lasts
+until reboot or until the rules are reloaded (docs/persisting.md).""", (
+        "auditop set backlog_limit 8192",
+        "auditop set backlog_wait_time 0 --yes",
+        "auditop set backlog_limit 0 --unlimited")),
+    "record": ("""\
+Sample the kernel and write one JSON line per display window (schema in
+docs/json.md) until interrupted or for --duration seconds; `auditop replay`
+and `auditop plot` read the file. --demo records the demo's tour, no root.""", (
+        "auditop record -o stall.jsonl",
+        "auditop record --duration 600 --interval 2 -o ten-minutes.jsonl",
+        "auditop record --demo -o tour.jsonl")),
+    "replay": ("""\
+The TUI over a recording, at its own pace times --speed: p pauses, left and
+right step a window, n and N jump to the next and previous warning, < and >
+change the speed. No root needed; no kernel changes.""", (
+        "auditop replay stall.jsonl",
+        "auditop replay stall.jsonl --speed 10")),
+    "plot": ("""\
+A recording's backlog peak against backlog_limit and its lost records per
+second, drawn as text sized to the terminal; -o writes plain text to a file
+(an incident report). NO_COLOR is respected.""", (
+        "auditop plot stall.jsonl",
+        "auditop plot stall.jsonl -o report.txt --width 100 --height 30")),
+    "web": ("""\
+Serve the TUI to browsers with textual-serve (pip install '.[web]'), for a
+classroom: one auditop per browser tab. Listens on 127.0.0.1 unless --host
+says otherwise; never offers kernel changes (the live screen is served
+read-only). Ctrl-C stops it and every auditop it started.""", (
+        "auditop web --demo",
+        "auditop web --replay stall.jsonl --port 8080",
+        "auditop web --host 0.0.0.0 --public-url http://teacher-laptop:8000 --demo")),
+    "exporter": ("""\
+Prometheus metrics of the audit backlog, served on /metrics (--listen,
+default 127.0.0.1:10090) or written to a *.prom file for node_exporter's
+textfile collector (--textfile). Sampled at 10 Hz underneath, so
+auditop_backlog_peak is the highest backlog between two scrapes. Metrics and
+alert rules: docs/fleet.md.""", (
+        "auditop exporter",
+        "auditop exporter --listen 0.0.0.0:10090",
+        "auditop exporter --textfile /var/lib/node_exporter/textfile/auditop.prom "
+        "--every 15")),
+    "config": ("""\
+The config file (TOML): where it is and what is in effect. A flag on the
+command line wins over the file, the file over the defaults.""", (
+        "auditop config path",
+        "auditop config show")),
+    "config path": ("""\
+Print where the config file is, or would be. Creates nothing, and answers
+even when the file is broken.""", (
+        "auditop config path",)),
+    "config show": ("""\
+Print every setting in effect and where it came from: the default, the
+config file or the command line.""", (
+        "auditop config show",
+        "auditop --interval 2 config show")),
+}
+
+
+def _describe(sub, prefix: str = "") -> None:
+    """Each subcommand's --help page: what it does, and examples (PAGES)."""
+    for name, page in sub.choices.items():
+        if prefix + name in PAGES:
+            page.description, examples = PAGES[prefix + name]
+            page.epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
+            page.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _sampling_options(parser: argparse.ArgumentParser, default) -> None:
@@ -258,11 +355,13 @@ def _sampling_options(parser: argparse.ArgumentParser, default) -> None:
                              f"{MAX_RATE_HZ:g}, default 10, or the config file's)")
 
 
-def _read_only_option(parser: argparse.ArgumentParser, default) -> None:
+def _read_only_option(parser: argparse.ArgumentParser, default,
+                      what: str = "never change the kernel (the change keys are disabled)"
+                      ) -> None:
     parser.add_argument("--read-only", action=argparse.BooleanOptionalAction,
                         default=default,
-                        help="never change the kernel (the change keys are disabled); "
-                             "--no-read-only overrides read_only = true in the config file")
+                        help=f"{what}; --no-read-only overrides read_only = true in the "
+                             "config file")
 
 
 def _window_option(parser: argparse.ArgumentParser) -> None:
