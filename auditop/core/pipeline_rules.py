@@ -119,9 +119,13 @@ def _limit_advice(f: Facts) -> tuple[str, str | None]:
     if advice is None:
         return "", None
     auditd = f.system.auditd if f.system else None
-    if (f.status is not None and f.status.pid == 0) or (auditd is not None and auditd.stopped):
-        return (" auditd is not reading at all: no backlog_limit holds that; get auditd "
-                "reading again first."), None
+    if f.status is not None and f.status.pid == 0:
+        return (" auditd is not reading at all (no auditd is registered with the kernel): no "
+                "backlog_limit holds that; start auditd."), "systemctl start auditd   # or: auditd"
+    if auditd is not None and auditd.stopped:
+        return (f" auditd is not reading at all (pid {auditd.pid} is stopped, state "
+                f"{auditd.state}): no backlog_limit holds that; resume it."), \
+            f"kill -CONT {auditd.pid}"
     if advice.too_big:
         return (f" A limit that would have held {advice.derivation()} is no fix: auditd is "
                 "not keeping up at all; find out why (its disk, its flush and log_format "

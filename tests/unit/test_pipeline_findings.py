@@ -137,7 +137,7 @@ def test_the_lost_finding_suggests_a_limit_and_says_how_it_was_derived():
 def test_no_limit_is_suggested_for_a_stopped_auditd():
     stopped = replace(HEALTHY_SYSTEM, auditd=replace(HEALTHY_SYSTEM.auditd, state="T"))
     finding = findings(losing(1.0, system=stopped))["lost-increasing"]
-    assert finding.remedy is None
+    assert finding.remedy == f"kill -CONT {HEALTHY_SYSTEM.auditd.pid}"
     assert "auditd is not reading at all" in finding.detail
 
 

@@ -1,0 +1,75 @@
+"""Losses of each cause on the real kernel, each with its own remedy: the
+kernel's rate limit (rate_limit, never a huge backlog_limit), and auditd
+stopped long enough for the queues behind its socket to give up (records
+printed to the kernel log or lost as "printk limit exceeded"; the remedy
+resumes auditd). The backlog's own overflow and its backlog_limit advice
+are test_bursts.py's and test_stall.py's."""
+
+from __future__ import annotations
+
+import time
+
+from tests.scenarios.lab import auditctl, between, ids
+
+RATE_LIMIT = 50
+FLOOD_S = 2.0
+
+
+def lost_findings(lines):
+    return [f for line in lines for f in line["findings"] if f["id"] == "lost-increasing"]
+
+
+def test_rate_limit_losses_get_a_rate_limit_remedy(lab):
+    recording = lab.record(6.0)
+    recording.wait_for_windows(1)
+    auditctl("-r", str(RATE_LIMIT))
+    try:
+        start = time.time()
+        lab.results(lab.flood(FLOOD_S, processes=2), timeout=FLOOD_S + 10)
+        end = time.time()
+    finally:
+        auditctl("-r", "0")
+    recording.finish(timeout=20)
+    assert recording.returncode == 0, recording.stderr
+    flood = between(recording.windows, start, end)
+    assert any("rate-limit" in line["window"]["loss_causes"] for line in flood), [
+        line["window"]["loss_causes"] for line in flood]
+    lost = lost_findings(flood)
+    assert lost, [sorted(ids(line)) for line in flood]
+    named = [f for f in lost if "rate limit exceeded" in f["title"]]
+    assert named
+    for finding in named:
+        assert finding["remedy"].startswith("auditctl -r "), finding
+        assert "rules produce about" in finding["detail"]
+    assert not any((f["remedy"] or "").startswith("auditctl -b") for f in lost), lost
+    lab.note(rate_limit_remedies=sorted({f["remedy"] for f in named}))
+
+
+def test_auditd_stopped_under_load_gets_resume_it_not_a_limit(lab):
+    recording = lab.record(9.0)
+    recording.wait_for_windows(1)
+    lab.stop_auditd()
+    start = time.time()
+    try:
+        lab.results(lab.flood(3.0, processes=2), timeout=15)
+        time.sleep(1.5)  # the retry queue's records go through their retries
+    finally:
+        lab.resume_auditd()
+    end = time.time()
+    recording.finish(timeout=20)
+    assert recording.returncode == 0, recording.stderr
+    stalled = between(recording.windows, start + 0.5, end)
+    assert stalled
+    lost = lost_findings(stalled)
+    assert lost
+    for finding in lost:
+        assert finding["remedy"] == f"kill -CONT {lab.auditd_pid}", finding
+        assert "no backlog_limit holds that" in finding["detail"]
+    printed = sum(line["window"].get("records_printed", 0) for line in stalled)
+    causes = {c for line in stalled for c in line["window"]["loss_causes"]}
+    lab.note(records_printed=printed, causes=sorted(causes))
+    # What auditd's socket refused after the retries goes to the kernel log
+    # (audit_default 0) or is lost as "printk limit exceeded": counted and
+    # noted, not required (in a 3 s stall here the kernel named only the
+    # backlog limit: kauditd, held 0.1 s per refused send, moves few records).
+    assert printed >= 0
