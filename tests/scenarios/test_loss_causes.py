@@ -69,7 +69,5 @@ def test_auditd_stopped_under_load_gets_resume_it_not_a_limit(lab):
     causes = {c for line in stalled for c in line["window"]["loss_causes"]}
     lab.note(records_printed=printed, causes=sorted(causes))
     # What auditd's socket refused after the retries goes to the kernel log
-    # (audit_default 0) or is lost as "printk limit exceeded": counted and
-    # noted, not required (in a 3 s stall here the kernel named only the
-    # backlog limit: kauditd, held 0.1 s per refused send, moves few records).
-    assert printed >= 0
+    # (audit_default 0) or is lost as "printk limit exceeded": noted, not
+    # required (in a 3 s stall here the kernel named only the backlog limit).
