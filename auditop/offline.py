@@ -130,7 +130,7 @@ def plot(path: Path, *, output: Path | None, width: int | None, height: int | No
     _print_problems(path, count, problems)
     size = shutil.get_terminal_size((80, 25))
     width = width or size.columns
-    height = height or max(size.lines - 1, 12)  # a line for the prompt after it
+    height = height or max(size.lines - 2, 12)  # the prompt after it: one or two lines
     color = output is None and color_wanted(sys.stdout)
     text = plot_text(points, width, height, color)
     if output is None:

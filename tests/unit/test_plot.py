@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
@@ -60,8 +61,9 @@ def test_a_short_burst_in_a_long_recording_still_shows():
     day = [window(t, 0, limit=None) for t in range(86_400)]
     day[43_210] = window(43_210, 5_000, limit=None, lost=30_000.0)
     text = plot_text(day, 80, 24)
-    assert "6k" in text and "30k" in text  # the axes reach the single window's values
-    assert "█" in text  # and its column is drawn
+    backlog, lost = panels(text)
+    assert backlog[0].label == "5k" and "┌" in backlog[0].cells  # the top row: 5000, reached
+    assert "┘" in backlog[-1].cells and "┘" in lost[-1].cells  # from 0, in one column
     assert "no limit known" in text.split("\n")[0]
 
 
@@ -103,9 +105,169 @@ def test_color_wanted_on_a_terminal_without_no_color():
     assert color_wanted(Stream(True), {"NO_COLOR": ""})  # no-color.org: set and not empty
 
 
-def test_plotext_is_imported_only_to_draw():
-    code = ("import sys, auditop.export.plot as p; a = 'plotext' in sys.modules; "
-            "p.plot_text([], 80, 24); print(a, 'textual' in sys.modules)")
+def test_drawing_imports_neither_plotext_nor_textual():
+    code = ("import sys, auditop.export.plot as p; "
+            "from auditop.export.plot import PlotPoint as P; "
+            "text = p.plot_text([P(0.0, 1, 0.0, 64), P(9.0, 65, 5.0, 64)], 80, 24); "
+            "print(len(text.split(chr(10))), 'plotext' in sys.modules, 'textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout.split()
-    assert out == ["False", "False"]
+    assert out == ["24", "False", "False"]
+
+
+def test_colour_is_the_plain_drawing_with_escapes():
+    plain = plot_text(incident(), 80, 24, color=False)
+    colored = plot_text(incident(), 80, 24, color=True)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", colored) == plain
+
+
+# -- reading the drawing back -------------------------------------------------------
+
+DATA = set("─│┌┐└┘↑")  # the step line of a series
+DRAWN = DATA | {"╌", " "}  # what a panel's rows may hold: no legend over the data
+
+
+@dataclass
+class Row:
+    label: str  # the y label, "" for none
+    cells: str  # the plot area, one character per column of the time axis
+    offset: int  # the column of the plot area's first cell in the line
+
+
+def panels(text):
+    """The rows of each panel, top first, read back from the text."""
+    out, rows = [], None
+    for line in text.split("\n")[1:]:
+        stripped = line.lstrip()
+        if stripped.startswith("└"):  # the time axis closes the panel
+            out.append(rows)
+            rows = None
+        elif rows is None:
+            rows = []  # the legend line opens the next panel
+        elif "┤" in line[:12] or "│" in line[:12]:
+            axis = min(i for i in (line.find("┤"), line.find("│")) if i >= 0)
+            rows.append(Row(line[:axis].strip(), line[axis + 1:], axis + 1))
+    return out
+
+
+def drawn_rows(rows, column):
+    """Indexes (0 = top) of the rows where a series is drawn in `column`."""
+    return [i for i, row in enumerate(rows) if row.cells[column] in DATA]
+
+
+def step(before=10, after=30, low=0, high=65, limit=64):
+    return [window(t, low if t < before else high, limit=limit) for t in range(before + after)]
+
+
+@pytest.mark.parametrize("width, height", [(80, 24), (120, 40), (40, 12)])
+def test_the_title_is_the_first_line(width, height):
+    lines = plot_text(incident(), width, height).split("\n")
+    assert len(lines) == height
+    assert lines[0].strip().startswith("backlog peak vs limit")
+
+
+@pytest.mark.parametrize("width, height", [(80, 24), (120, 40), (40, 12)])
+def test_a_jump_is_a_step_with_no_intermediate_values(width, height):
+    backlog, _ = panels(plot_text(step(), width, height))
+    limit_row = next(i for i, row in enumerate(backlog) if "╌" in row.cells)
+    zero_row = len(backlog) - 1
+    columns = range(len(backlog[0].cells))
+    vertical = [c for c in columns if len(drawn_rows(backlog, c)) > 1]
+    assert len(vertical) == 1  # the jump is one column
+    jump = vertical[0]
+    assert drawn_rows(backlog, jump) == list(range(limit_row, zero_row + 1))
+    assert backlog[zero_row].cells[jump] == "┘" and backlog[limit_row].cells[jump] == "┌"
+    for column in columns:  # every other column holds one value: 0 before, 65 after
+        if column != jump:
+            assert drawn_rows(backlog, column) == [zero_row if column < jump else limit_row]
+    # nothing between 0 and the limit outside the jump's column
+    for row in backlog[limit_row + 1:zero_row]:
+        assert row.cells.replace("│", " ", 1).strip() == ""
+
+
+@pytest.mark.parametrize("limit", [64, 100, 1024, 8192, 131072])
+@pytest.mark.parametrize("width, height", [(80, 24), (100, 30), (40, 12)])
+def test_the_limit_is_a_row_labelled_with_the_exact_limit(limit, width, height):
+    windows = [window(t, (limit + 1) if 20 <= t < 30 else 3, limit=limit) for t in range(60)]
+    text = plot_text(windows, width, height)
+    backlog, _ = panels(text)
+    limit_rows = [i for i, row in enumerate(backlog) if "╌" in row.cells]
+    assert len(limit_rows) == 1
+    assert backlog[limit_rows[0]].label == str(limit)  # exactly: 8192, never 8.19k
+    # the peaks one above the limit are drawn on the limit's row, not a row higher
+    assert "─" in backlog[limit_rows[0]].cells
+    assert all(set(row.cells) <= {" "} for row in backlog[:limit_rows[0]])
+    assert f"limit {limit} ╌╌" in text.split("\n")[1]
+
+
+@pytest.mark.parametrize("width, height", [(80, 24), (120, 40)])
+def test_the_legends_are_outside_the_data(width, height):
+    text = plot_text(incident(), width, height)
+    lines = text.split("\n")
+    assert "backlog peak" in lines[1] and "backlog_limit 64" in lines[1]
+    for rows in panels(text):
+        for row in rows:
+            assert set(row.cells) <= DRAWN, row.cells
+    assert "records lost per second" in next(line for line in lines[3:] if "lost/s" in line)
+
+
+@pytest.mark.parametrize("width", [40, 80, 120])
+def test_both_panels_share_one_time_axis(width):
+    text = plot_text(incident(), width, 24)
+    backlog, lost = panels(text)
+    assert backlog[0].offset == lost[0].offset
+    rises = [[c for c in range(len(rows[0].cells)) if rows[-1].cells[c] == "┘"]
+             for rows in (backlog, lost)]
+    falls = [[c for c in range(len(rows[0].cells)) if rows[-1].cells[c] == "└"]
+             for rows in (backlog, lost)]
+    assert rises[0] == rises[1] and len(rises[0]) == 1  # the stall starts in one column
+    assert falls[0] == falls[1] and len(falls[0]) == 1  # and ends in one column
+    axes = [line for line in text.split("\n") if line.lstrip().startswith("└")]
+    assert len(axes) == 2 and axes[0] == axes[1]  # the same ticks under both
+
+
+def test_a_window_holds_its_value_over_its_whole_duration():
+    """Ten windows over 80 columns: each spans about 8 columns, as a level."""
+    windows = [window(t, 64 if t == 5 else 0) for t in range(10)]
+    backlog, _ = panels(plot_text(windows, 80, 24))
+    limit_row = next(i for i, row in enumerate(backlog) if "╌" in row.cells)
+    top = backlog[limit_row].cells
+    width = len(top)
+    drawn = [c for c in range(width) if top[c] in DATA]
+    assert top[drawn[0]] == "┌" and top[drawn[-1]] == "┐"
+    assert drawn == list(range(drawn[0], drawn[-1] + 1))
+    # window 5 spans (4 s, 5 s] of 9 s: its level covers that share of the axis
+    assert abs(drawn[0] - width * 4 / 9) <= 1 and abs(drawn[-1] - width * 5 / 9) <= 1
+
+
+def test_any_loss_is_drawn_above_zero():
+    windows = incident(60)
+    windows[50] = window(50, 3, lost=1.0)  # 1/s next to 400 000/s
+    _, lost = panels(plot_text(windows, 80, 24))
+    columns = [c for c in range(len(lost[0].cells)) if lost[-1].cells[c] == "┘"]
+    assert len(columns) == 2  # the stall and the single record
+    assert lost[-2].cells[columns[1]] == "┌"  # one row up: 1/s is not 0/s
+
+
+def test_a_limit_change_draws_the_backlog_as_a_share_of_the_limit_in_force():
+    """An overflow at 64, then limit 8192 with a backlog of a few hundred:
+    the overflow stays at the limit row (100%) instead of looking like 0."""
+    windows = ([window(t, 65 if 10 <= t < 20 else 2, limit=64) for t in range(40)]
+               + [window(t, 500, limit=8192) for t in range(40, 100)])
+    text = plot_text(windows, 100, 30)
+    assert "% of the backlog_limit in force (64 then 8192)" in text.split("\n")[1]
+    backlog, _ = panels(text)
+    limit_row = next(i for i, row in enumerate(backlog) if "╌" in row.cells)
+    assert backlog[limit_row].label == "100%" and backlog[-1].label == "0%"
+    overflow = [c for c in range(len(backlog[0].cells)) if backlog[limit_row].cells[c] in DATA]
+    assert len(overflow) >= 10  # 10 s of 99 s, over 96 columns
+    late = backlog[-2].cells[-10:]  # 500 of 8192: 6%, one row above 0%
+    assert set(late) == {"─"}
+
+
+def test_a_value_far_above_the_top_row_is_marked():
+    windows = [window(t, 5_000 if t > 5 else 10, limit=100) for t in range(20)]
+    text = plot_text(windows, 60, 14)
+    backlog, _ = panels(text)
+    assert "↑" in backlog[0].cells and "↑ above" in text.split("\n")[1]
+    assert next(row.label for row in backlog if "╌" in row.cells) == "100"

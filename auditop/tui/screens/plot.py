@@ -1,7 +1,12 @@
 """`g`: a full-screen chart of the history so far (export/plot.py, the same
 drawing as `auditop plot`): the backlog peak of each window against the
-limit, and lost records per second, over time. Redrawn as the history grows
-(at most twice a second) and when the terminal is resized; g or Esc closes it.
+limit, and lost records per second, over one time axis, drawn as steps
+(a window's peak holds over the window; a jump is a vertical stroke). The
+limit is an exact, labelled row; after a limit change (64, then 8192) the
+backlog is drawn as a share of the limit in force in each window, which the
+legend says, so an overflow at 64 is not flattened to zero by 8192.
+Redrawn as the history grows (at most twice a second) and when the
+terminal is resized; g or Esc closes it.
 """
 
 from __future__ import annotations
