@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -15,8 +16,8 @@ from auditop.tui.screens.confirm import proposal_content
 from auditop.tui.screens.fatal import fatal_content
 from auditop.tui.screens.help import help_content
 from auditop.tui.view import View, build_view
-from auditop.tui.widgets.charts import (NO_DATA, backlog_chart, bars, chart_content, compact,
-                                        lost_chart, plot_backlog)
+from auditop.tui.widgets.charts import (LABEL_WIDTH, NO_DATA, backlog_chart, bars,
+                                        chart_content, charts_content, compact, lost_chart)
 from auditop.tui.widgets.findings import NO_FINDINGS, finding_detail, findings_text
 from auditop.tui.widgets.summary import banner_content, flow, summary_content, title_content
 
@@ -70,11 +71,67 @@ def test_lost_chart_shows_its_scale():
     assert "lost/s  now 1.7k" in text and "full = " in text
 
 
-def test_plotext_chart_is_plain_text_of_the_asked_size():
-    text = plot_backlog(view_of("overflow", 30), 100, 12)
-    assert "\x1b" not in text
-    assert len(text.splitlines()) == 12
-    assert "1024" in text
+def marked_view(marked: int = 20):
+    """29 windows of 1 s, quiet but for window `marked`: the backlog at its
+    limit, losses and drops (each chart's top)."""
+    view = view_of("healthy", 30)
+    windows = tuple(replace(w, backlog_peak=w.status.backlog_limit if i == marked else 0,
+                            lost_per_s=50.0 if i == marked else 0.0,
+                            netlink_drops_per_s=5.0 if i == marked else 0.0)
+                    for i, w in enumerate(view.windows))
+    return replace(view, windows=windows)
+
+
+@pytest.mark.parametrize("width, height", [(78, 7), (118, 16), (78, 12), (118, 6)])
+def test_a_window_is_in_the_same_column_in_every_chart(width, height):
+    """At 80 and 120 columns, short and tall: one time axis for all charts."""
+    view = marked_view()
+    count = len(view.windows)
+    lines = charts_content(view, width, height).plain.split("\n")
+    assert len(lines) == height and all(len(line) <= width for line in lines)
+    charts = [line for line in lines if not line.startswith("time")]
+    column = width - count + 20  # window 20 of 29, the newest in the last column
+    for line in charts:  # every row of every chart: only the marked window's column
+        assert [c for c, char in enumerate(line) if c > LABEL_WIDTH and char != " "] \
+            == [column], line
+    names = [line.split()[0] for line in charts if line[:1] not in (" ", "f", "n")]
+    assert names[:2] == ["backlog", "lost/s"]
+
+
+@pytest.mark.parametrize("width", [78, 118])
+def test_the_time_axis_is_under_the_windows_it_names(width):
+    view = marked_view()
+    axis = charts_content(view, width, 16).plain.split("\n")[-1]
+    assert axis.startswith("time") and axis.endswith("now┘")  # under the newest window
+    newest = view.windows[-1].end
+    for match in re.finditer(r"└-(\d+)s", axis):
+        index = len(view.windows) - (width - match.start())
+        assert newest - view.windows[index].end == int(match.group(1))
+    assert "└-10s" in axis and "└-20s" in axis
+
+
+def test_a_tall_backlog_chart_is_bars_on_the_same_columns():
+    text = charts_content(view_of("overflow", 30), 100, 16).plain.split("\n")
+    assert "\x1b" not in "".join(text) and len(text) == 16
+    assert text[1].startswith("full = limit 1024") and text[0].endswith("█")
+    assert not any("⠤" in line or "┤" in line for line in text)  # no plotext axes
+
+
+def test_after_a_limit_change_each_window_is_against_its_own_limit():
+    """An overflow at 64 then limit 8192: the overflow is still a full
+    column, not a sliver of 8192."""
+    view = view_of("healthy", 30)
+    windows = tuple(replace(w, status=replace(w.status, backlog_limit=64), backlog_peak=65)
+                    if i < 10 else replace(w, backlog_peak=1024)
+                    for i, w in enumerate(view.windows))
+    chart = backlog_chart(replace(view, windows=windows))
+    assert chart.scale == "full = limit in force"
+    rows = chart_content(chart, 80, 3).plain.split("\n")
+    plot = [row[LABEL_WIDTH + 1:] for row in rows]
+    start = len(plot[0]) - len(windows)
+    assert plot[0][start:start + 10] == "█" * 10  # 65 of 64: full
+    assert plot[0][start + 10:].strip() == ""  # 1024 of 8192: an eighth of the height
+    assert set(plot[2][start + 10:]) == {"▃"}
 
 
 # -- summary, title, banner ------------------------------------------------------
@@ -138,7 +195,9 @@ def test_no_forecast_for_noise():
 
 
 def test_banner_at_the_limit():
-    assert "backlog hit its limit (1025/1024)" in banner_content(view_of("overflow")).plain
+    # the peak reached the limit, the backlog shown is below it now; nobody waits
+    assert ("backlog hit its limit (peak 1025/1024, 7 now): records are lost at once "
+            "(backlog_wait_time 0)") in banner_content(view_of("overflow")).plain
 
 
 def test_banner_when_the_kernel_is_silent():

@@ -5,15 +5,16 @@
 - lost records per second,
 - netlink drops per second on auditd's socket (where there is room).
 
-Small screens get block sparklines (a pure function of the numbers); on a
-tall screen the backlog chart is drawn by plotext with axes and the limit as
-a line. Charts change only when a window closes.
+Block charts (a pure function of the numbers) on one time axis: one column
+per window in every chart, so a window is in the same column in all of
+them, and a jump between two windows is a jump between two columns. A tall
+screen gives the backlog chart more rows and a time axis under the charts.
+Charts change only when a window closes.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from textual.content import Content
@@ -24,8 +25,7 @@ from auditop.tui.widgets.base import ViewWidget
 BLOCKS = " ▁▂▃▄▅▆▇█"
 NO_DATA = "·"  # the kernel did not answer in that window
 LABEL_WIDTH = 22
-PLOT_MIN_HEIGHT = 8  # below this the backlog chart is a sparkline
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+AXIS_MIN_HEIGHT = 12  # from here a time axis under the charts
 
 
 def compact(value: float | None) -> str:
@@ -81,7 +81,15 @@ def backlog_chart(view: View) -> Chart:
     peaks = tuple(None if w.status is None else w.backlog_peak for w in view.windows)
     known = [p for p in peaks if p is not None]
     newest = peaks[-1] if peaks else None
-    if limit:
+    limits = {w.status.backlog_limit for w in view.windows if w.status is not None}
+    values: tuple[float | None, ...] = peaks
+    if len(limits) > 1 and 0 not in limits:
+        # The limit changed (64, then 8192): each window against the limit in
+        # force then, so an overflow at 64 is as full as one at 8192.
+        values = tuple(None if w.status is None or w.backlog_peak is None
+                       else w.backlog_peak / w.status.backlog_limit for w in view.windows)
+        top, scale = 1.0, "full = limit in force"
+    elif limit:
         top, scale = float(limit), f"full = limit {limit}"
     else:
         top = float(max(known, default=0) or 1)
@@ -90,7 +98,7 @@ def backlog_chart(view: View) -> Chart:
     pct = f" ({100 * newest / limit:.0f}%)" if limit and newest is not None else ""
     now = "now ?" if newest is None else f"now {newest if newest < 100_000 else compact(newest)}"
     return Chart(f"backlog peak / {view.interval:g} s", scale, f"{now}{pct}",
-                 peaks, top, "$error" if at_limit else "$primary")
+                 values, top, "$error" if at_limit else "$primary")
 
 
 def rate_chart(view: View, name: str, attribute: str) -> Chart:
@@ -129,54 +137,68 @@ def chart_content(chart: Chart, width: int, height: int) -> Content:
     return Content("\n").join(lines)
 
 
-def plot_backlog(view: View, width: int, height: int) -> str:
-    """The backlog peaks with axes and the limit drawn as a line, by plotext
-    (plain text: colours come from the stylesheet)."""
-    import plotext as plt
-
-    chart = backlog_chart(view)
-    limit = view.status.backlog_limit if view.status else None
-    points = [(i, v) for i, v in enumerate(chart.values) if v is not None]
-    count = len(chart.values)
-    plt.clf()
-    plt.plotsize(max(width, 20), max(height, 5))
-    plt.theme("clear")
-    plt.frame(True)
-    if points:
-        xs = [(i - count + 1) * view.interval for i, _ in points]
-        plt.plot(xs, [v for _, v in points], marker="braille")
-        plt.xlim(min(xs[0], -view.interval), 0)
-        ticks = sorted({round(xs[0]), round(xs[0] / 2), 0})
-        plt.xticks(ticks, [f"{t:g}s" for t in ticks])
-    if limit:
-        plt.hline(limit)
-    top = max([v for _, v in points] + [limit or 0, 1])
-    plt.ylim(0, top * 1.08)
-    yticks = sorted({0, round(top / 2), limit or round(top)})
-    plt.yticks(yticks, [str(t) for t in yticks])
-    plt.title(f"{chart.name}  {chart.now}  limit {limit if limit else 'none'} (line)")
-    lines = _ANSI.sub("", plt.build()).splitlines()[:height]
-    plt.clf()
-    return "\n".join(lines + [""] * (height - len(lines)))
+def time_axis(view: View, width: int) -> Content:
+    """A row under the charts: `└-30s` under the window that closed 30 s
+    before the newest, `now┘` under the newest, in the charts' own columns."""
+    plot_width = max(width - LABEL_WIDTH - 1, 0)
+    windows = view.windows[-plot_width:] if plot_width else ()
+    cells = [" "] * plot_width
+    if windows:
+        pad = plot_width - len(windows)
+        newest = windows[-1].end
+        step = next((s for s in TICK_STEPS if s >= 10 * view.interval), TICK_STEPS[-1])
+        taken = plot_width - 4  # `now┘` ends at the newest column
+        cells[taken:] = "now┘"
+        mark = 1
+        for index in range(len(windows) - 1, -1, -1):
+            age = newest - windows[index].end
+            if age < mark * step - 1e-6:
+                continue
+            column = pad + index
+            text = "└-" + _age(round(age))
+            if column + len(text) < taken:  # a space before the next label
+                cells[column:column + len(text)] = text
+                taken = column
+            mark = math.floor(age / step + 1e-6) + 1
+    label = "time".ljust(LABEL_WIDTH)
+    return Content.styled(label, "$text-muted") + Content(" ") + \
+        Content.styled("".join(cells), "$text-muted")
 
 
-class Charts(ViewWidget):
-    """Backlog, lost/s and drops/s. Heights come from the stylesheet; the
-    backlog chart switches to plotext when it is tall enough."""
+TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
-    def render_view(self, view: View) -> Content:
-        width, height = self.content_size.width or 78, self.content_size.height or 7
-        charts = [backlog_chart(view), lost_chart(view), drops_chart(view)]
-        if height >= PLOT_MIN_HEIGHT + 4:  # plotext for the backlog, 2 rows each for the rest
-            rest = height - 4
-            plot = Content.styled(plot_backlog(view, width, rest), "$primary")
-            parts = [plot] + [chart_content(c, width, 2) for c in charts[1:]]
-            return Content("\n").join(parts)
-        # backlog 3 rows, lost 2, drops 2 when there is room (7 rows at 80x24)
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g}s"
+    if seconds < 7200:
+        return f"{seconds / 60:g}m"
+    return f"{seconds / 3600:g}h"
+
+
+def charts_content(view: View, width: int, height: int) -> Content:
+    """Backlog, lost/s and drops/s on one time axis: every chart has the
+    same label column and one column per window, newest at the right, so a
+    window is in the same column in every chart. Tall enough (12 rows), the
+    backlog chart takes the rest and a time axis is drawn under them."""
+    charts = [backlog_chart(view), lost_chart(view), drops_chart(view)]
+    if height >= AXIS_MIN_HEIGHT:
+        plan = (height - 5, 2, 2)
+    else:  # backlog 3 rows, lost 2, drops 2 when there is room (7 rows at 80x24)
         heights = {7: (3, 2, 2), 6: (2, 2, 2), 5: (3, 2, 0), 4: (2, 2, 0), 3: (2, 1, 0),
                    2: (1, 1, 0), 1: (1, 0, 0)}
         plan = heights.get(min(height, 7), (1, 0, 0))
         if height > 7:
             plan = (height - 4, 2, 2)
-        parts = [chart_content(c, width, h) for c, h in zip(charts, plan) if h]
-        return Content("\n").join(parts)
+    parts = [chart_content(c, width, h) for c, h in zip(charts, plan) if h]
+    if height >= AXIS_MIN_HEIGHT:
+        parts.append(time_axis(view, width))
+    return Content("\n").join(parts)
+
+
+class Charts(ViewWidget):
+    """Backlog, lost/s and drops/s. Heights come from the stylesheet."""
+
+    def render_view(self, view: View) -> Content:
+        width, height = self.content_size.width or 78, self.content_size.height or 7
+        return charts_content(view, width, height)
