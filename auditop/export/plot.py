@@ -114,8 +114,10 @@ def plot_text(windows: Sequence[PlotWindow | PlotPoint], width: int = 80, height
     if share:
         legends = [f"backlog peak {LEVEL * 2} as % of the backlog_limit in force "
                    f"({_changes(limits)}): limit = 100% {LIMIT * 2}",
-                   f"peak {LEVEL * 2} as % of the limit in force ({_changes(limits)})",
-                   f"peak {LEVEL * 2} as % of the limit in force"]
+                   f"peak {LEVEL * 2} as % of the limit in force ({_changes(limits)}), "
+                   f"limit {LIMIT * 2}",
+                   f"peak {LEVEL * 2} as % of the limit in force, limit {LIMIT * 2}",
+                   f"peak {LEVEL * 2} % of its limit, {LIMIT * 2} 100%"]
     elif known:
         legends = [f"backlog peak {LEVEL * 2}   backlog_limit {known[0]} {LIMIT * 2}",
                    f"peak {LEVEL * 2}  limit {known[0]} {LIMIT * 2}"]
