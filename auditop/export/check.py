@@ -148,18 +148,18 @@ def perfdata(window: Window, thresholds: Thresholds, noted: int = 0,
         fields.append(f"backlog_limit={limit}")
         fields.append(f"lost={status.lost}c")
     if window.lost_per_s is not None:
-        fields.append(f"lost_per_s={window.lost_per_s:.1f};;0")
+        fields.append(f"lost_per_s={round(window.lost_per_s, 3)};;0")
     sock = system.auditd_socket if system else None
     if sock is not None:
         fields.append(f"netlink_drops={sock.drops}c")
     if window.netlink_drops_per_s is not None:
-        fields.append(f"netlink_drops_per_s={window.netlink_drops_per_s:.1f}")
+        fields.append(f"netlink_drops_per_s={round(window.netlink_drops_per_s, 3)}")
     if sock is not None and sock.rcvbuf is not None:
         fields.append(f"auditd_rcvbuf={sock.rcvbuf}B;;;0")
     if system is not None and system.rmem_default is not None:
         fields.append(f"rmem_default={system.rmem_default}B;;;0")
     if window.wait_per_s is not None:
-        fields.append(f"wait_per_s={window.wait_per_s:.1f}")
+        fields.append(f"wait_per_s={round(window.wait_per_s, 3)}")
     fields.append(f"noted={noted};;;0")
     if between is not None and between.lost is not None:
         fields.append(f"lost_since_last_check={between.lost};;0;0")

@@ -57,3 +57,22 @@ def test_the_wait_finding_writes_a_slow_rate_as_it_is():
     history, _ = slow_window()
     (finding,) = [f for f in evaluate(history) if f.id == "backlog-wait"]
     assert "0.4 ms asleep per second (0.1 jiffies per second)" in finding.detail
+
+
+def test_chart_labels_never_write_a_nonzero_rate_as_zero():
+    from auditop.tui.widgets.charts import compact
+    assert compact(0.04) == "0.04" and compact(0.4) == "0.4" and compact(0) == "0"
+    assert compact(1600) == "1.6k"
+
+
+def test_check_perfdata_keeps_a_slow_loss():
+    from dataclasses import replace
+
+    from auditop.core.history import History
+    from auditop.export.check import perfdata
+    from tests.unit.builders import feed, make_sample
+    history = History(interval=1.0)
+    windows = feed(history, [make_sample(t / 10, lost=0 if t < 5 else 1) for t in range(11)])
+    window = replace(windows[-1], lost_per_s=0.04)
+    from auditop.core.finding import DEFAULT
+    assert "lost_per_s=0.04;;0" in perfdata(window, DEFAULT)

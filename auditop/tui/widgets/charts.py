@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from textual.content import Content
 
+from auditop.core.units import rate_number
 from auditop.tui.view import View
 from auditop.tui.widgets.base import ViewWidget
 
@@ -34,7 +35,7 @@ def compact(value: float | None) -> str:
     for unit, size in (("M", 1e6), ("k", 1e3)):
         if abs(value) >= size:
             return f"{value / size:.1f}{unit}".replace(".0" + unit, unit)
-    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    return rate_number(value)  # never a nonzero value written as 0
 
 
 def bars(values: list[float | None], width: int, height: int, top: float) -> list[str]:
