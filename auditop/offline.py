@@ -105,20 +105,21 @@ def replay(path: Path, *, speed: float, settings) -> int:
     finally:
         player.close()
     count, first = player.problems
-    _print_problems(path, count, first)
+    _print_problems(path, count, first, player.skipped)
     return app.return_code or 0
 
 
 def plot(path: Path, *, output: Path | None, width: int | None, height: int | None) -> int:
     """`auditop plot FILE`: the backlog peak against the limit and lost/s."""
     from auditop.export.plot import PlotPoint, color_wanted, plot_text
-    from auditop.sources.recording import NotARecording, iter_recording
+    from auditop.sources.recording import NotARecording, Skipped, iter_recording
 
-    points, problems, count = [], [], 0
+    points, problems, count, skipped = [], [], 0, 0
     try:
         for item in iter_recording(path):
             if isinstance(item, str):
                 count += 1
+                skipped += isinstance(item, Skipped)
                 if len(problems) < PROBLEMS_SHOWN:
                     problems.append(item)
                 continue
@@ -127,7 +128,7 @@ def plot(path: Path, *, output: Path | None, width: int | None, height: int | No
     except NotARecording as error:
         print(f"auditop: {error}", file=sys.stderr)
         return NOT_A_RECORDING
-    _print_problems(path, count, problems)
+    _print_problems(path, count, problems, skipped)
     size = shutil.get_terminal_size((80, 25))
     width = width or size.columns
     height = height or max(size.lines - 2, 12)  # the prompt after it: one or two lines
@@ -144,12 +145,15 @@ def plot(path: Path, *, output: Path | None, width: int | None, height: int | No
     return 0
 
 
-def _print_problems(path: Path, count: int, first: list[str]) -> None:
+def _print_problems(path: Path, count: int, first: list[str], skipped: int) -> None:
+    """The first problems (`count` in all: lines and findings skipped), then
+    how many more, and how many lines were skipped in all."""
     for problem in first[:PROBLEMS_SHOWN]:
         print(f"auditop: {path}: {problem} (skipped)", file=sys.stderr)
     if count > PROBLEMS_SHOWN:
-        print(f"auditop: {path}: {count - PROBLEMS_SHOWN} more damaged lines skipped",
-              file=sys.stderr)
+        from auditop.sources.recording import problems_text
+        print(f"auditop: {path}: {count - PROBLEMS_SHOWN} more problems; in all "
+              f"{problems_text(count, skipped)}", file=sys.stderr)
 
 
 # -- the classroom web view -------------------------------------------------------
@@ -172,7 +176,8 @@ def web(*, demo: bool, replay_file: Path | None, host: str, port: int,
     if replay_file is not None:
         from auditop.sources.recording import NotARecording, iter_recording
         try:
-            next(item for item in iter_recording(replay_file) if not isinstance(item, str))
+            next(item for item in iter_recording(replay_file, seekable=True)
+                 if not isinstance(item, str))
         except NotARecording as error:
             print(f"auditop: {error}", file=sys.stderr)
             return NOT_A_RECORDING

@@ -8,6 +8,15 @@ JSON, wrong types, cut short by a killed recorder) is reported as
 "line N: why" and skipped. Only a file with no readable window at all (empty,
 binary, JSON of another shape) raises NotARecording, with one line to print.
 
+Every value is checked before it is used: a count is an integer from 0 to
+MAX_COUNT (a kernel status field: to 2^32 - 1), a rate or a span a finite
+number from 0 to MAX_NUMBER, a time one within what a clock can show; a line
+with a value outside that is damaged (a part of "system" is unknown instead).
+A line longer than MAX_LINE is damaged too; the first window must come
+within it, so a file without line breaks is refused after MAX_LINE bytes.
+Devices are refused unread; a pipe is read (plot), with at most MAX_SKIP
+bytes of one over-long line skipped before the rest is given up.
+
 The file is streamed line by line, never held whole, and values that repeat
 from line to line (findings, auditd.conf, the auditd process, an unchanged
 status or system state) are decoded once and shared, so a 24 h recording at
@@ -16,9 +25,11 @@ status or system state) are decoded once and shared, so a 24 h recording at
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
@@ -29,7 +40,13 @@ from auditop.core.model import (STATUS_FIELDS, AuditdConfig, AuditdProcess, Audi
 
 READ_VERSION = 2  # the newest line format this reader knows
 MAX_LINE = 4 * 1024 * 1024  # bytes; a longer line is damage, not a window
+MAX_SKIP = 64 * 1024 * 1024  # bytes of one over-long line skipped in a pipe before it is given up
 PROBE_LINES = 1_000  # a file whose first this many lines are all unreadable is given up
+PROBE_BLANK = 100 * PROBE_LINES  # ... or whose first this many lines hold no window at all
+MAX_COUNT = 2 ** 53  # the largest count read (exact as a float)
+MAX_U32 = 2 ** 32 - 1  # the kernel's status fields are 32-bit
+MAX_NUMBER = float(2 ** 53)  # the largest rate or span read
+MAX_TIME = 253_402_300_799.0  # 9999-12-31 23:59:59 UTC, the last second a clock shows
 MAX_PROBLEMS = 200  # reported one by one; the rest are counted in one last line
 _CACHE_MAX = 4_096  # distinct findings / parts remembered for sharing
 
@@ -71,16 +88,25 @@ class RecordedWindow:
 class Recording:
     windows: tuple[RecordedWindow, ...]
     problems: tuple[str, ...]  # "line N: why", one per skipped line or part
+    skipped: int = 0  # lines skipped (every one, also beyond MAX_PROBLEMS)
 
 
 class _Damaged(ValueError):
     """Why one line is not a window."""
 
 
+class Skipped(str):
+    """A problem that is a whole line skipped ("line N: why")."""
+
+
+class Note(str):
+    """A problem with a part of a line whose window is used (a finding skipped)."""
+
+
 class _Newer(_Damaged):
     def __init__(self, version: int) -> None:
         self.version = version
-        super().__init__(f"format version {version} is newer than this auditop reads "
+        super().__init__(f"format version {_show(version)} is newer than this auditop reads "
                          f"(up to {READ_VERSION}): skipped")
 
 
@@ -88,50 +114,74 @@ class _Binary(_Damaged):
     pass
 
 
+def problems_text(problems: int, skipped: int) -> str:
+    """"3 damaged lines skipped", and the findings skipped in lines that were kept."""
+    parts = problems - skipped
+    said = [f"{skipped} damaged line{'s' * (skipped != 1)} skipped"] if skipped else []
+    if parts:
+        said.append(f"{parts} damaged finding{'s' * (parts != 1)} skipped")
+    return ", ".join(said)
+
+
 def read_recording(path: str | os.PathLike[str]) -> Recording:
     """Every window of the recording at `path`, and what was skipped."""
     windows: list[RecordedWindow] = []
     problems: list[str] = []
-    hidden = 0
+    hidden = skipped = 0
     for item in iter_recording(path):
         if isinstance(item, RecordedWindow):
             windows.append(item)
-        elif len(problems) < MAX_PROBLEMS:
+            continue
+        skipped += isinstance(item, Skipped)
+        if len(problems) < MAX_PROBLEMS:
             problems.append(item)
         else:
             hidden += 1
     if hidden:
         problems.append(f"and {hidden} more problems")
-    return Recording(tuple(windows), tuple(problems))
+    return Recording(tuple(windows), tuple(problems), skipped)
 
 
-def iter_recording(path: str | os.PathLike[str]) -> Iterator[RecordedWindow | str]:
-    """Stream the recording: each window, or a problem ("line N: why") for
-    each line skipped. Raises NotARecording (at once for an unreadable or
-    binary file, else once it is clear no line is a window)."""
-    return (item for _, item in scan_recording(path))
+def iter_recording(path: str | os.PathLike[str], *,
+                   seekable: bool = False) -> Iterator[RecordedWindow | str]:
+    """Stream the recording: each window, or a problem for each line skipped
+    (a Skipped, "line N: why") or part of a line skipped (a Note). Raises
+    NotARecording (at once for an unreadable, binary or device file, else
+    once it is clear no line is a window). `seekable`: refuse a pipe too
+    (a replay reads back in the file)."""
+    return (item for _, item in scan_recording(path, seekable=seekable))
 
 
-def scan_recording(path: str | os.PathLike[str]) -> Iterator[tuple[int, RecordedWindow | str]]:
+def scan_recording(path: str | os.PathLike[str], *,
+                   seekable: bool = False) -> Iterator[tuple[int, RecordedWindow | str]]:
     """iter_recording, each item with the byte offset of its line (a
     replay seeks back to it with WindowReader)."""
-    def refuse(why: str) -> NotARecording:
-        return NotARecording(f"{os.fspath(path)}: not an auditop recording: {why}")
+    name = os.fspath(path)
 
-    try:
-        stream = open(path, "rb")
-    except OSError as error:
-        raise NotARecording(f"{os.fspath(path)}: cannot read it: "
-                            f"{error.strerror or error}") from None
+    def refuse(why: str) -> NotARecording:
+        return NotARecording(f"{name}: not an auditop recording: {why}")
+
+    stream = _open(name, seekable=seekable)
     decoder = _Decoder()
     found = tried = 0
     first: tuple[int, _Damaged] | None = None
     newest, all_newer = 0, True  # is every unreadable line of a newer format?
+    line_no = 0
     with stream:
-        for line_no, offset, raw, complete in _lines(stream):
+        bounded = not stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+        for line_no, offset, raw, complete in _lines(stream, MAX_SKIP if bounded else None):
+            if raw is _PASSED:  # the rest of a long line, said once it is skipped
+                yield offset, Skipped(f"line {line_no}: longer than {_mib(MAX_LINE)}")
+                continue
+            if raw is _GIVEN_UP:
+                yield offset, Skipped(f"line {line_no}: longer than {_mib(MAX_SKIP)}: "
+                                      "the rest of the stream is not read")
+                return
             try:
                 obj = _parse(raw, complete, line_no)
                 if obj is None:
+                    if not found and line_no >= PROBE_BLANK:
+                        break
                     continue  # a blank line
                 window, notes = decoder.window(obj, line_no)
             except _Damaged as damage:
@@ -140,27 +190,55 @@ def scan_recording(path: str | os.PathLike[str]) -> Iterator[tuple[int, Recorded
                     first = (line_no, damage)
                 if not found and isinstance(damage, _Binary) and tried == 1:
                     raise refuse("binary data, not JSON lines") from None
+                if isinstance(damage, _TooLong):
+                    if not found:
+                        raise refuse(f"line {line_no} is {damage}") from None
+                    continue  # said once the rest of it is skipped (_PASSED)
                 if isinstance(damage, _Newer):
                     newest = max(newest, damage.version)
                 else:
                     all_newer = False
-                if not found and tried >= PROBE_LINES:
+                if not found and (tried >= PROBE_LINES or line_no >= PROBE_BLANK):
                     break
-                yield offset, f"line {line_no}: {damage}"
+                yield offset, Skipped(f"line {line_no}: {damage}")
                 continue
             tried += 1
             found += 1
             yield offset, window
-            yield from ((offset, f"line {line_no}: {note}") for note in notes)
+            yield from ((offset, Note(f"line {line_no}: {note}")) for note in notes)
     if found:
         return
     if first is None:
-        raise refuse("the file is empty")
+        raise refuse("the file is empty" if line_no < PROBE_BLANK
+                     else f"no window in its first {PROBE_BLANK} lines")
     if all_newer:
-        raise refuse(f"it was written by a newer auditop (format version {newest}; "
+        raise refuse(f"it was written by a newer auditop (format version {_show(newest)}; "
                      f"this one reads up to {READ_VERSION})")
     line_no, damage = first
     raise refuse(f"no line is a window (line {line_no}: {damage})")
+
+
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _open(name: str, *, seekable: bool) -> BinaryIO:
+    """The file, opened; a device (a terminal, /dev/zero: no end, or no
+    lines) is refused unread, and so is a pipe when `seekable`."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError as error:
+        raise NotARecording(f"{name}: cannot read it: {error.strerror or error}") from None
+    kind = next((what for test, what in _KINDS if test(mode)), None)
+    if kind is not None:
+        raise NotARecording(f"{name}: not an auditop recording: {kind}, not a file")
+    if seekable and stat.S_ISFIFO(mode):
+        raise NotARecording(f"{name}: cannot replay a pipe (a replay reads back and forth "
+                            "in the file): save it to a file first")
+    try:
+        return open(name, "rb")
+    except OSError as error:
+        raise NotARecording(f"{name}: cannot read it: {error.strerror or error}") from None
 
 
 class WindowReader:
@@ -177,7 +255,8 @@ class WindowReader:
         self._stream.seek(offset)
         raw = self._stream.readline(MAX_LINE + 1)
         try:
-            obj = _parse(raw if len(raw) <= MAX_LINE else None, raw.endswith(b"\n"), line_no)
+            obj = _parse(raw if len(raw) <= MAX_LINE else _Long(raw), raw.endswith(b"\n"),
+                         line_no)
             return None if obj is None else self._decoder.window(obj, line_no)[0]
         except _Damaged:
             return None
@@ -186,30 +265,63 @@ class WindowReader:
         self._stream.close()
 
 
-def _lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes | None, bool]]:
-    """(line number, its byte offset, its bytes or None when longer than
-    MAX_LINE, whether it ended with a newline)."""
+class _Long(bytes):
+    """The first MAX_LINE + 1 bytes of a line longer than MAX_LINE."""
+
+
+# After a _Long, in place of a line: the rest of it was skipped, or skipping
+# it ran past `skip_at_most` and nothing more is read.
+_PASSED, _GIVEN_UP = _Long(), _Long()
+
+
+def _lines(stream: BinaryIO,
+           skip_at_most: int | None) -> Iterator[tuple[int, int, bytes, bool]]:
+    """(line number, its byte offset, its bytes (a _Long when longer than
+    MAX_LINE), whether it ended with a newline). The rest of a long line is
+    skipped once the caller asks for the next line, up to `skip_at_most`
+    bytes (None: to its end), then _PASSED in its place; past that,
+    _GIVEN_UP and the end."""
     line_no = offset = 0
     while raw := stream.readline(MAX_LINE + 1):
         line_no += 1
         start = offset
         offset += len(raw)
         if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            yield line_no, start, _Long(raw), True
+            skipped = 0
             while raw and not raw.endswith(b"\n"):  # skip the rest of it
+                if skip_at_most is not None and skipped > skip_at_most:
+                    yield line_no, start, _GIVEN_UP, False
+                    return
                 raw = stream.readline(MAX_LINE + 1)
                 offset += len(raw)
-            yield line_no, start, None, True
+                skipped += len(raw)
+            yield line_no, start, _PASSED, True
             continue
         yield line_no, start, raw, raw.endswith(b"\n")
+
+
+def _mib(size: int) -> str:
+    return f"{size // (1024 * 1024)} MiB" if size % (1024 * 1024) == 0 else f"{size} bytes"
 
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def _parse(raw: bytes | None, complete: bool, line_no: int) -> Any:
-    if raw is None:
-        raise _Damaged(f"longer than {MAX_LINE // (1024 * 1024)} MiB")
+class _TooLong(_Damaged):
+    pass
+
+
+def _parse(raw: bytes, complete: bool, line_no: int) -> Any:
+    if isinstance(raw, _Long):
+        if b"\0" in raw:
+            raise _Binary("binary data, not a JSON line")
+        try:  # what is cut off at the end may be half a character
+            codecs.getincrementaldecoder("utf-8")().decode(raw, final=False)
+        except UnicodeDecodeError:
+            raise _Binary("not UTF-8 text") from None
+        raise _TooLong(f"longer than {_mib(MAX_LINE)}")
     if b"\0" in raw:
         raise _Binary("binary data, not a JSON line")
     try:
@@ -239,20 +351,30 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _count(value: Any, where: str) -> int | None:
+def _count(value: Any, where: str, top: int = MAX_COUNT) -> int | None:
     if value is None:
         return None
-    if type(value) is not int or value < 0:
+    if type(value) is not int or not 0 <= value <= top:
         raise _Damaged(f"{where} is not a count: {_show(value)}")
     return value
+
+
+def _finite(value: Any, top: float) -> float | None:
+    """`value` as a float when it is a number of at most `top` either way."""
+    if type(value) is int:  # an integer too large for a float is no number here
+        return float(value) if -top <= value <= top else None
+    if type(value) is float and math.isfinite(value) and -top <= value <= top:
+        return value + 0.0  # -0.0 is 0
+    return None
 
 
 def _number(value: Any, where: str, *, required: bool = False) -> float | None:
     if value is None and not required:
         return None
-    if type(value) not in (int, float) or not math.isfinite(value):
+    number = _finite(value, MAX_NUMBER)
+    if number is None:
         raise _Damaged(f"{where} is not a number: {_show(value)}")
-    return float(value)
+    return number
 
 
 def _rate(value: Any, where: str) -> float | None:
@@ -262,10 +384,19 @@ def _rate(value: Any, where: str) -> float | None:
     return rate
 
 
+def _time(value: Any) -> float:
+    number = _number(value, "time", required=True)
+    if not 0 <= number <= MAX_TIME:
+        raise _Damaged(f"time is not a time: {_show(value)}")
+    return number
+
+
 def _span(value: Any) -> float:
     seconds = _number(value, "window.seconds", required=True)
     if seconds < 0:
         raise _Damaged(f"window.seconds is negative: {_show(value)}")
+    if seconds > MAX_TIME:
+        raise _Damaged(f"window.seconds is not a span: {_show(value)}")
     return seconds
 
 
@@ -280,18 +411,20 @@ def _causes(value: Any) -> tuple[tuple[str, int], ...] | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not all(
-            isinstance(k, str) and type(v) is int and v >= 0 for k, v in value.items()):
+            isinstance(k, str) and type(v) is int and 0 <= v <= MAX_COUNT
+            for k, v in value.items()):
         raise _Damaged(f"window.loss_causes is not counts by cause: {_show(value)}")
     return add_causes([value.items()])
 
 
 def _soft(value: Any, kind: type) -> Any:
-    """For the system object: a value of the wrong type is unknown (None)."""
+    """For the system object: a value of the wrong type, or out of range
+    (a negative or huge integer, a time no clock shows), is unknown (None)."""
     if kind is int:
-        return value if type(value) is int else None
+        return value if type(value) is int and 0 <= value <= MAX_COUNT else None
     if kind is float:
-        ok = type(value) in (int, float) and math.isfinite(value)
-        return float(value) if ok else None
+        number = _finite(value, MAX_TIME)
+        return number if number is not None and number >= 0 else None
     return value if isinstance(value, kind) else None
 
 
@@ -329,6 +462,12 @@ class _Decoder:
         return self._numbers.setdefault(value, value)
 
     def window(self, obj: Any, line_no: int) -> tuple[RecordedWindow, list[str]]:
+        try:
+            return self._window(obj, line_no)
+        except RecursionError:  # comparing a part nested as deep as JSON allows
+            raise _Damaged("nested too deeply") from None
+
+    def _window(self, obj: Any, line_no: int) -> tuple[RecordedWindow, list[str]]:
         if not isinstance(obj, dict):
             raise _Damaged(f"not a JSON object but {_show(obj)}")
         version = obj.get("version", 1)
@@ -346,7 +485,7 @@ class _Decoder:
         get, rate, seconds = window.get, _rate, self._seconds
         return RecordedWindow(
             line_no=line_no,
-            time=_number(obj.get("time"), "time", required=True),
+            time=_time(obj.get("time")),
             seconds=seconds(_span(get("seconds"))),
             status=self._again("status", obj.get("status"), self._status),
             system=self._again("system", obj.get("system"), self._system),
@@ -378,7 +517,7 @@ class _Decoder:
             return None
         if not isinstance(obj, dict):
             raise _Damaged(f"status is not an object but {_show(obj)}")
-        values = [_count(obj.get(name), f"status.{name}") for name in STATUS_FIELDS]
+        values = [_count(obj.get(name), f"status.{name}", MAX_U32) for name in STATUS_FIELDS]
         return None if all(v is None for v in values) else AuditStatus(*values)
 
     def _findings(self, items: Any) -> tuple[tuple[Finding, ...], list[str]]:
@@ -418,7 +557,7 @@ class _Decoder:
         readers = tuple(
             (r["portid"], r["rmem"], r["drops"], _soft(r.get("rcvbuf"), int))
             for r in _soft(obj.get("multicast_readers"), list) or ()
-            if isinstance(r, dict) and all(type(r.get(k)) is int
+            if isinstance(r, dict) and all(_soft(r.get(k), int) is not None
                                            for k in ("portid", "rmem", "drops")))
         return SystemInfo(
             rmem_default=_soft(obj.get("rmem_default"), int),

@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.monitor import WINDOWS_KEPT, Snapshot
-from auditop.sources.recording import WindowReader, scan_recording
+from auditop.sources.recording import WindowReader, problems_text, scan_recording
 from auditop.sources.replay_index import (NONE, ONSET, Index, as_window,
                                           replay_snapshot)
 
@@ -101,7 +101,7 @@ class ReplayPlayer:
 
     def open(self) -> Snapshot:
         """Read up to the first window and show it. Raises NotARecording."""
-        self._scan = scan_recording(self.path)
+        self._scan = scan_recording(self.path, seekable=True)
         while not len(self._index):
             if not self._index_next():
                 break
@@ -142,9 +142,16 @@ class ReplayPlayer:
 
     @property
     def problems(self) -> tuple[int, list[str]]:
-        """(lines skipped so far, the first PROBLEMS_KEPT of them)."""
+        """(problems so far: lines and parts of lines skipped, the first
+        PROBLEMS_KEPT of them)."""
         with self._index.lock:
             return self._index.problems, list(self._index.first_problems)
+
+    @property
+    def skipped(self) -> int:
+        """Lines skipped so far (every line of the file is a window or one of these)."""
+        with self._index.lock:
+            return self._index.skipped
 
     def plot_points(self) -> list[tuple[float, int | None, float | None, int | None]]:
         """(time, backlog peak, lost/s, backlog_limit) of every window up to
@@ -204,8 +211,7 @@ class ReplayPlayer:
         if self._index.complete:
             problems, first = self.problems
             if problems:
-                self._notice(f"{problems} damaged line{'s' * (problems != 1)} skipped "
-                             f"(first: {first[0]})")
+                self._notice(f"{problems_text(problems, self.skipped)} (first: {first[0]})")
             if self._threads:
                 self._commands.put(self._publish)
             else:

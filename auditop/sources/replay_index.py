@@ -15,7 +15,7 @@ from auditop.core.findings import Finding
 from auditop.core.history import Window, forecast_from
 from auditop.core.model import AuditStatus, Sample
 from auditop.core.monitor import Snapshot
-from auditop.sources.recording import RecordedWindow
+from auditop.sources.recording import RecordedWindow, Skipped
 
 PROBLEMS_KEPT = 20
 ONSET = frozenset({"critical", "warning"})  # the severities "next finding" looks for
@@ -54,7 +54,8 @@ class Index:
         self.times, self.lost = array("d"), array("d")
         self.peaks, self.limits = array("q"), array("q")
         self.onsets = array("q")  # windows where a warning or critical finding begins
-        self.problems = 0
+        self.problems = 0  # lines and parts of lines skipped
+        self.skipped = 0  # lines skipped
         self.first_problems: list[str] = []
         self.found: AuditStatus | None = None  # the first status recorded
         self.complete = False
@@ -80,6 +81,7 @@ class Index:
     def problem(self, text: str) -> None:
         with self.lock:
             self.problems += 1
+            self.skipped += isinstance(text, Skipped)
             if len(self.first_problems) < PROBLEMS_KEPT:
                 self.first_problems.append(text)
 
@@ -103,6 +105,8 @@ def replay_snapshot(seq: int, shown: Sequence[tuple[Window, tuple[Finding, ...]]
     interval = statistics.median(w.seconds for w in recent) if recent else 1.0
     rate = statistics.median((w.samples + w.failures) / w.seconds for w in recent) \
         if recent else 0.0
+    if not math.isfinite(rate):  # a recorded span too short for its samples
+        rate = 0.0
     return Snapshot(
         seq=seq, windows=windows, latest=current.last,
         last_answered=answered.last if answered else None, system=system,
