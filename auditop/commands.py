@@ -24,6 +24,9 @@ TEXTFILE_EVERY_S = 15.0  # Prometheus' default scrape interval
 # -- the TUI ------------------------------------------------------------------
 
 def run_tui(args: argparse.Namespace) -> int:
+    from auditop.offline import TUI_NEEDS_TERMINAL, refuse_without_terminal
+    if (refused := refuse_without_terminal(TUI_NEEDS_TERMINAL)) is not None:
+        return refused
     if args.demo:
         from auditop.offline import demo_tui
         return demo_tui(args.settings)

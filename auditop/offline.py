@@ -21,7 +21,32 @@ from auditop.core.errors import AuditError
 
 PROBLEMS_SHOWN = 10  # damaged lines printed to stderr, the rest counted
 NOT_A_RECORDING = 2  # exit code: bad input
+NO_TERMINAL = 2  # exit code: the TUI was started without a terminal
 DEFAULT_PORT = 8000
+TUI_NEEDS_TERMINAL = ("the TUI needs a terminal; for a one-shot reading use `auditop status`, "
+                      "for a log use `auditop record`")
+REPLAY_NEEDS_TERMINAL = ("replay needs a terminal; `auditop plot FILE` draws a recording "
+                         "as text")
+
+
+def without_terminal(environ: dict[str, str] | None = None) -> bool:
+    """True when the TUI would have no terminal to run in. Textual's driver
+    reads keys from stdin and draws on stderr, so both must be one (else it
+    writes its screen into a file or a pipe until killed); stdout too, since
+    whoever redirects it wants output in a file, which the TUI never gives.
+    A Textual driver named in TEXTUAL_DRIVER (textual-serve's web driver, for
+    `auditop web`) needs none."""
+    environ = os.environ if environ is None else environ
+    if environ.get("TEXTUAL_DRIVER"):
+        return False
+    return not all(os.isatty(fd) for fd in (0, 1, 2))
+
+
+def refuse_without_terminal(message: str) -> int | None:
+    if without_terminal():
+        print(f"auditop: {message}", file=sys.stderr)
+        return NO_TERMINAL
+    return None
 
 
 def demo_tui(settings) -> int:
@@ -97,6 +122,9 @@ def replay(path: Path, *, speed: float, settings) -> int:
     except NotARecording as error:
         print(f"auditop: {error}", file=sys.stderr)
         return NOT_A_RECORDING
+    if (refused := refuse_without_terminal(REPLAY_NEEDS_TERMINAL)) is not None:
+        player.close()
+        return refused
     from auditop.tui.app import AuditopApp
 
     app = AuditopApp(player=player, keymap=settings.keymap)

@@ -190,6 +190,7 @@ def test_tui_gets_every_setting_from_the_file(xdg, monkeypatch):
     got = {}
     monkeypatch.setattr("auditop.tui.app.run", lambda settings: got.setdefault("s", settings)
                         and 0)
+    monkeypatch.setattr("auditop.offline.without_terminal", lambda: False)  # pytest has none
     assert cli.main([]) == 0
     s = got["s"]
     assert (s.interval, s.sample_rate, s.read_only, s.backlog_limit_step) == (2, 20, True, 4)
