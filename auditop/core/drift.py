@@ -17,6 +17,13 @@ describes, whichever of the two is seen first; records arrive at the 2 Hz
 system-probe rate, so a change is often named half a second after it is
 seen.
 
+The demo's own actions (its keys, its tour) are told apart too: its
+simulated auditd logs a CONFIG_CHANGE record for each, from the process
+DEMO_ACTOR, and the change is named "by the demo".
+
+What a change says is history (old -> new, when); what a setting is now,
+and how dangerous, comes from the newest status (now_critical, current).
+
 A change is kept (the `setting-changed` finding, `setting_changes` in the
 JSON) for KEEP_SECONDS after it was seen, and in any case until the display
 window it happened in has closed, so every `record` line of that window
@@ -37,6 +44,7 @@ MATCH_SLACK = 2.0  # seconds between a record's time and the samples around the 
 RECORDS_KEPT = 256  # recent CONFIG_CHANGE records not matched yet
 CHANGES_KEPT = 64
 AUID_UNSET = 4294967295  # (u32)-1: no login session
+DEMO_ACTOR = "the demo"  # the process the demo's simulated auditd names for its own actions
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +62,8 @@ class SettingChange:
     @property
     def critical(self) -> bool:
         """failure became 2 (the first lost record panics the machine) or
-        enabled became 2 (audit locked until reboot)."""
+        enabled became 2 (audit locked until reboot): history; whether it
+        is dangerous now is now_critical()."""
         return self.field in ("failure", "enabled") and self.new == 2
 
     def describes(self, record: ConfigChangeRecord) -> bool:
@@ -159,6 +168,25 @@ class DriftWatch:
                      or (window_since is not None and c.mono > window_since))
 
 
+CRITICAL_AT_2 = ("failure", "enabled")  # 2: panic on a lost record / locked until reboot
+
+
+def current(change: SettingChange, status: AuditStatus | None) -> int:
+    """The changed setting's value now: the newest status's, else the
+    change's own new value (no status to say otherwise)."""
+    value = getattr(status, change.field, None) if status is not None else None
+    return change.new if value is None else value
+
+
+def now_critical(changes: tuple[SettingChange, ...] | list[SettingChange],
+                 status: AuditStatus | None) -> list[str]:
+    """The changed fields that are 2 now (failure: panic; enabled: locked),
+    by the newest status; not those that were 2 once and are not any more."""
+    fields = dict.fromkeys(c.field for c in changes if c.field in CRITICAL_AT_2)
+    latest = {c.field: c for c in changes}
+    return [f for f in fields if current(latest[f], status) == 2]
+
+
 def actor_text(record: ConfigChangeRecord) -> str:
     """"auditctl (pid 14356, auid unset)": who, in a few words."""
     who = record.comm or record.exe or "a process"
@@ -176,11 +204,14 @@ def actor_details(record: ConfigChangeRecord) -> str:
     for label, value in (("pid", record.pid), ("ppid", record.ppid), ("uid", record.uid)):
         if value is not None:
             parts.append(f"{label} {value}")
-    parts.append(f"auid {ident(record.auid)}")  # the login user, kept across su and sudo
-    parts.append(f"session {ident(record.ses)}")
+    for label, value in (("auid", record.auid), ("session", record.ses)):
+        if value is not None:  # auid: the login user, kept across su and sudo
+            parts.append(f"{label} {ident(value)}")
     if record.exe:
         parts.append(f"exe {record.exe}")
-    said = f"{record.comm or 'a process'} ({', '.join(parts)})"
+    said = record.comm or "a process"
+    if parts:
+        said += f" ({', '.join(parts)})"
     if record.command:
         said += f", command line `{record.command}`"
     return said

@@ -2,7 +2,7 @@
 auditd's own state report (its plugin queue, its logging). Pure; findings.py
 runs them with its other rules.
 
-    setting-changed           warning; critical when failure or enabled became 2
+    setting-changed           warning; critical while a changed failure or enabled is 2 now
     plugin-queue-filling      warning: depth above half of the queue
     plugin-queue-overflow     warning: auditd found the queue full since it started
     auditd-logging-suspended  critical
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import time
 
-from auditop.core.drift import KEEP_SECONDS, SettingChange, actor_details, actor_text
+from auditop.core.drift import (DEMO_ACTOR, KEEP_SECONDS, SettingChange, actor_details,
+                                actor_text, current, now_critical)
 from auditop.core.finding import Finding
-from auditop.core.model import AuditdConfig, AuditdLogReading, AuditdState, AuditStatus
+from auditop.core.model import (FAILURE_MODES, AuditdConfig, AuditdLogReading, AuditdState,
+                                AuditStatus)
 
 DEFAULT_LOG = "/var/log/audit/audit.log"
 _WHAT_IT_DOES = {
@@ -34,26 +36,32 @@ def _clock(seconds: float) -> str:
 
 def setting_changed(changes: tuple[SettingChange, ...], log: AuditdLogReading | None,
                     status: AuditStatus | None) -> Finding | None:
+    """The changes are history; what each setting is now, and the severity,
+    follow the newest status (a failure 1 -> 2 -> 0 -> 1 is no panic risk)."""
     if not changes:
         return None
     newest = changes[-1]
+    latest = {c.field: c for c in changes}  # each field's newest change, in order
+    now = {field: current(change, status) for field, change in latest.items()}
     if len(changes) == 1:
         by = f" by {actor_text(newest.by)}" if newest.by else ""
-        title = f"{newest.field} changed underneath auditop: {newest.old} -> {newest.new}{by}"
+        later = f", now {now[newest.field]}" if now[newest.field] != newest.new else ""
+        title = (f"{newest.field} changed underneath auditop: {newest.old} -> {newest.new}"
+                 f"{by}{later}")
     else:
-        title = f"{len(changes)} audit setting changes underneath auditop"
+        title = (f"{len(changes)} audit setting changes underneath auditop: now "
+                 + ", ".join(f"{field} {value}" for field, value in now.items()))
     lines = [_one_change(change, log, status) for change in changes]
-    critical = [c for c in changes if c.critical]
+    critical = now_critical(changes, status)
     dangers = []
-    if any(c.field == "failure" for c in critical):
-        dangers.append("failure is now 2: the first record the kernel loses panics the "
+    if "failure" in critical:
+        dangers.append("failure is 2 now: the first record the kernel loses panics the "
                        "machine.")
-    if any(c.field == "enabled" for c in critical):
-        dangers.append("audit is now locked (enabled 2): no setting or rule can be changed "
+    if "enabled" in critical:
+        dangers.append("audit is locked now (enabled 2): no setting or rule can be changed "
                        "until reboot.")
-    detail = (" ".join(lines) + " auditop did not make "
-              + ("this change" if len(changes) == 1 else "these changes")
-              + ". A change made with auditctl or by reloading the rules (augenrules --load, "
+    detail = (" ".join(lines) + " " + _now_text(now) + " " + _who_made(changes)
+              + " A change made with auditctl or by reloading the rules (augenrules --load, "
               "the -e, -f, -b, -r and --backlog_wait_time lines in /etc/audit/rules.d/) lasts "
               "until reboot or the next reload. "
               + " ".join(dangers)
@@ -65,6 +73,24 @@ def setting_changed(changes: tuple[SettingChange, ...], log: AuditdLogReading | 
                    " ".join(detail.split()), remedy)
 
 
+def _now_text(now: dict[str, int]) -> str:
+    """"Now: failure 1 (printk), backlog_limit 128." from the newest status."""
+    def said(field: str, value: int) -> str:
+        name = FAILURE_MODES.get(value) if field == "failure" else None
+        return f"{field} {value}" + (f" ({name})" if name else "")
+    return "Now: " + ", ".join(said(f, v) for f, v in now.items()) + "."
+
+
+def _who_made(changes: tuple[SettingChange, ...]) -> str:
+    demo = [c for c in changes if c.by is not None and c.by.comm == DEMO_ACTOR]
+    if len(demo) == len(changes):  # the demo's keys or tour, on its simulated machine
+        return ("The demo made " + ("this change" if len(changes) == 1 else "these changes")
+                + " on its simulated machine, as someone else would on a real one; "
+                "auditop did not.")
+    return "auditop did not make " + ("this change." if len(changes) == 1 else
+                                      "these changes.")
+
+
 def _one_change(change: SettingChange, log: AuditdLogReading | None,
                 status: AuditStatus | None) -> str:
     what = _WHAT_IT_DOES.get(change.field, "")
@@ -73,7 +99,8 @@ def _one_change(change: SettingChange, log: AuditdLogReading | None,
     said = f"{change.field} ({what}) went from {change.old} to {change.new} {when}"
     if change.by is not None:
         record = change.by
-        return (f"{said}, set by {actor_details(record)}, according to auditd's log "
+        whose = "the simulated auditd's log" if record.comm == DEMO_ACTOR else "auditd's log"
+        return (f"{said}, set by {actor_details(record)}, according to {whose} "
                 f"(CONFIG_CHANGE at {_clock(record.time)}, serial {record.serial}).")
     return f"{said}; who did it is unknown: {_why_unknown(change, log, status)}."
 
@@ -196,12 +223,18 @@ def plugin_queue_parts(state: AuditdState | None, config: AuditdConfig | None,
     return parts
 
 
-def change_text(change: SettingChange, when: bool = True) -> str:
+def change_text(change: SettingChange, when: bool = True,
+                status: AuditStatus | None = None) -> str:
     """"backlog_limit 64 -> 100 at 12:00:01 by auditctl (pid 14356, auid
-    unset)"; without `when`, the time only when nobody is named."""
+    unset)"; without `when`, the time only when nobody is named; ", now 200"
+    when `status` (the newest) says it has changed again since (auditop's
+    own change)."""
     by = f" by {actor_text(change.by)}" if change.by is not None else ""
     at = f" at {_clock(change.time)}" if when or not by else ""
-    return f"{change.field} changed {change.old} -> {change.new}{at}{by or ', not by auditop'}"
+    value = current(change, status)
+    later = f", now {value}" if value != change.new else ""
+    return (f"{change.field} changed {change.old} -> {change.new}{at}"
+            f"{by or ', not by auditop'}{later}")
 
 
 def _n(value: object) -> str:

@@ -9,8 +9,10 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditop.core.drift import (KEEP_SECONDS, OWN_CHANGE_SECONDS, WATCHED, DriftWatch,
-                                SettingChange, actor_text, changed_fields)
+from auditop.core.drift import (DEMO_ACTOR, KEEP_SECONDS, OWN_CHANGE_SECONDS, WATCHED,
+                                DriftWatch, SettingChange, actor_details, actor_text,
+                                changed_fields, now_critical)
+from auditop.core.findings_auditd import change_text
 from auditop.core.findings import evaluate
 from auditop.core.history import History
 from auditop.core.model import AuditdLogReading, AuditStatus, ConfigChangeRecord, Sample, SystemInfo
@@ -87,8 +89,72 @@ def test_failure_2_and_enabled_2_are_critical():
         found = finding(history)
         assert found.severity == "critical", field
     assert "panics the machine" in finding(_changed(failure=2)).detail
-    assert "locked (enabled 2)" in finding(_changed(enabled=2)).detail
+    assert "locked now (enabled 2)" in finding(_changed(enabled=2)).detail
     assert finding(_changed(failure=0)).severity == "warning"
+
+
+def test_a_setting_changed_back_is_described_as_it_is_now():
+    """failure 1 -> 2 -> 0 -> 1: history lists every change, but what is
+    said of the present (and the severity) is failure 1."""
+    history = History()
+    history.add(sample(0))
+    for step, value in ((1, 2), (2, 0), (3, 1)):
+        history.add(sample(step, failure=value))
+    found = finding(history)
+    assert found.severity == "warning"
+    assert found.title == "3 audit setting changes underneath auditop: now failure 1"
+    assert "Now: failure 1 (printk)." in found.detail
+    assert "went from 1 to 2" in found.detail  # the history is still told
+    assert "panics the machine" not in found.detail
+    changes = history.setting_changes()
+    assert [c.critical for c in changes] == [True, False, False]  # history: it became 2 once
+    assert now_critical(changes, history.last_answered.status) == []
+
+
+def test_a_change_is_critical_while_its_value_is_2():
+    history = History()
+    history.add(sample(0))
+    history.add(sample(1, failure=2))
+    history.add(sample(2, failure=2, backlog_limit=100))
+    found = finding(history)
+    assert found.severity == "critical"
+    assert "failure is 2 now: the first record the kernel loses panics" in found.detail
+    assert now_critical(history.setting_changes(), history.last_answered.status) == ["failure"]
+
+
+def test_a_change_says_what_the_setting_is_now_when_it_changed_since():
+    """Someone set 8192 -> 100, then auditop's own change made it 200: the
+    change is history, the value beside it is 200."""
+    history = History()
+    history.add(sample(0))
+    history.add(sample(1, backlog_limit=100))
+    history.drift.expect("backlog_limit", 0.15)
+    history.add(sample(2, backlog_limit=200))
+    (change,) = history.setting_changes()
+    status = history.last_answered.status
+    assert found_title(history) == "backlog_limit changed underneath auditop: 8192 -> 100, now 200"
+    assert change_text(change, when=False, status=status).endswith(
+        "8192 -> 100 at " + time.strftime("%H:%M:%S", time.localtime(T0 + 0.1))
+        + ", not by auditop, now 200")
+    assert ", now" not in change_text(change)  # no status given: nothing said of now
+
+
+def found_title(history: History) -> str:
+    return finding(history).title
+
+
+def test_the_demos_changes_are_named_as_the_demos():
+    record = ConfigChangeRecord(time=T0 + 0.05, serial=1, field="failure", new=2, old=1, res=1,
+                                comm=DEMO_ACTOR)
+    history = History()
+    history.add(sample(0))
+    history.add(sample(1, system=with_records(record), failure=2))
+    found = finding(history)
+    assert found.title == "failure changed underneath auditop: 1 -> 2 by the demo"
+    assert "set by the demo, according to the simulated auditd's log" in found.detail
+    assert "The demo made this change on its simulated machine" in found.detail
+    assert "auditop did not make" not in found.detail
+    assert actor_details(record) == "the demo"  # no pid, no login session: none invented
 
 
 def _changed(**fields: int) -> History:
@@ -104,7 +170,8 @@ def test_several_changes_in_one_finding():
     history.add(sample(1, backlog_limit=100, rate_limit=5))
     history.add(sample(2, backlog_limit=100, rate_limit=5, failure=2))
     found = finding(history)
-    assert found.title == "3 audit setting changes underneath auditop"
+    assert found.title == ("3 audit setting changes underneath auditop: now backlog_limit 100, "
+                           "rate_limit 5, failure 2")
     assert found.severity == "critical"
     assert found.detail.count("went from") == 3
 
