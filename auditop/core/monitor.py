@@ -107,6 +107,7 @@ class Monitor:
         self._peak_lock = threading.Lock()
         self._peak: int | None = None
         self._found: AuditStatus | None = None
+        self._since: float | None = None  # restart(): samples before this are dropped
         self._started_at = clock()
         self._last_sample_mono = self._started_at
         self._shown: tuple = ()
@@ -162,6 +163,24 @@ class Monitor:
             self._take(sample)
         self._publish()
         return self._snapshot
+
+    def restart(self, since: float | None = None) -> None:
+        """Begin again with an empty History (the demo's reboot of its
+        simulated machine): no window, chart scale, finding or setting
+        change carries over. A sample polled before `since` (the source's
+        clock) is of the machine before and is dropped. In order with the
+        samples; at once when no loop runs."""
+        def fresh() -> None:
+            self._take_batch()  # what was polled before goes with the old History
+            self.history = History(self.history.interval, self.history.windows.maxlen)
+            self._found, self._since = None, since
+            with self._peak_lock:
+                self._peak = None
+        if self._looping:
+            self._inbox.put(fresh)  # published once taken
+        else:
+            fresh()
+            self._publish()
 
     def set_interval(self, seconds: float) -> None:
         """A new display interval, from the next window on."""
@@ -366,6 +385,8 @@ class Monitor:
                       poll_seconds=in_flight, held_senders=count, held_for=longest)
 
     def _take(self, sample: Sample) -> bool:
+        if self._since is not None and sample.mono < self._since:
+            return False  # polled before restart(): the previous machine's
         was = self._shown_state()
         window = self.history.add(sample)
         self._last_sample_mono = sample.mono

@@ -17,6 +17,12 @@ they go free when the budget is spent or the queue is back under its limit.
 The demo controls (flood, burst, stop auditd, ...) are methods; DEMO_ACTIONS
 (demo_actions.py) lists them for a UI with a key each, and perform(action_id)
 runs one and says what it did. Nothing here touches the real kernel.
+
+Every setting changed is logged as the kernel does (a CONFIG_CHANGE record,
+in the simulated auditd's log once it reads): by "auditop" through set()
+(the Monitor's change path, `+ - b u`), by DEMO_ACTOR (core/drift.py) for
+the demo's own controls (`c`, `w`, the tour), so the screen names the demo
+as the one who changed it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import time
 from typing import Callable
 
 from auditop.core.changes import SetAck
+from auditop.core.drift import DEMO_ACTOR
 from auditop.core.errors import AuditError, InvalidValue
 from auditop.core.model import FAILURE_MODES, SETTABLE_FIELDS, Sample
 from auditop.sources.simulator import (BIG_RMEM, BURST_SECONDS, HZ, ROTATE_SECONDS, SMALL_RMEM,
@@ -97,12 +104,20 @@ class DemoSource(Pipeline):
             top = WAIT_MAX if field == "backlog_wait_time" else U32 - 1
             if not 0 <= value <= top:
                 raise InvalidValue(f"{field} = {value}")
-            attr = {"backlog_limit": "_limit", "rate_limit": "_rate_limit",
-                    "backlog_wait_time": "_wait"}[field]
-            setattr(self, attr, value)
+            self._change(field, value, "auditop")
             # The kernel answers a SET, then holds its sender while the queue
             # is over the (new) limit; the demo never makes the caller wait.
             return SetAck(field=field, value=value, acked=True, held=self._over_limit())
+
+    _SETTINGS = {"backlog_limit": "_limit", "rate_limit": "_rate_limit",
+                 "backlog_wait_time": "_wait", "failure": "_failure"}
+
+    def _change(self, field: str, value: int, by: str) -> None:
+        """Set a kernel setting; the kernel logs who did (CONFIG_CHANGE)."""
+        attr = self._SETTINGS[field]
+        old = getattr(self, attr)
+        setattr(self, attr, value)
+        self._config_change(field, old, value, by, login=by != DEMO_ACTOR)
 
     def close(self) -> None:
         self.closed = True
@@ -188,8 +203,19 @@ class DemoSource(Pipeline):
     def set_failure(self, mode: int) -> str:
         if mode not in FAILURE_MODES:
             raise ValueError(f"failure mode is 0, 1 or 2, not {mode}")
-        self._failure = mode
+        self._change("failure", mode, DEMO_ACTOR)
         return f"failure = {mode} ({FAILURE_MODES[mode]})"
+
+    @_control
+    def set_wait_time(self, jiffies: int) -> str:
+        """backlog_wait_time changed by the demo (as by auditctl --backlog_wait_time)."""
+        if self._panic is not None:
+            return "the simulated machine has panicked: reset the demo"
+        if not 0 <= jiffies <= WAIT_MAX:
+            raise ValueError(f"backlog_wait_time is 0 to {WAIT_MAX}, not {jiffies}")
+        old = self._wait
+        self._change("backlog_wait_time", jiffies, DEMO_ACTOR)
+        return f"backlog_wait_time {old} -> {jiffies}"
 
     def reset(self) -> str:
         """Reboot: the initial settings, empty queues, a fresh auditd."""
@@ -220,6 +246,4 @@ class DemoSource(Pipeline):
             return actions[action_id]()
 
     def _toggle_wait(self) -> str:
-        old = self._wait
-        new = self.set("backlog_wait_time", 0 if old else 500).value
-        return f"backlog_wait_time {old} -> {new}"
+        return self.set_wait_time(0 if self._wait else 500)

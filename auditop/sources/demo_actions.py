@@ -52,13 +52,15 @@ TOUR: tuple[TourStep, ...] = (
              "peaks reach the limit", (("bursts", (True,)),)),
     TourStep(21.0, "backlog_wait_time 500 (2 s), auditd stopped, a flood: processes and "
              "auditop's own senders are held instead of records lost",
-             (("bursts", (False,)), ("set", ("backlog_wait_time", 500)),
+             (("bursts", (False,)), ("set_wait_time", (500,)),
               ("stop_auditd", ()), ("flood", (True, 12)))),
     TourStep(30.0, "back to normal: auditd resumed, backlog_wait_time 0",
-             (("flood", (False,)), ("resume_auditd", ()), ("set", ("backlog_wait_time", 0)))),
-    TourStep(35.0, "failure = 2 and a flood with auditd stopped: the first lost record "
-             "panics the machine", (("set_failure", (2,)), ("stop_auditd", ()),
-                                    ("flood", (True,)))),
+             (("flood", (False,)), ("resume_auditd", ()), ("set_wait_time", (0,)))),
+    # failure first, auditd still reading: its log names the demo as who set it
+    TourStep(34.0, "failure = 2, as `auditctl -f 2` sets it: from now on the first lost "
+             "record panics the machine", (("set_failure", (2,)),)),
+    TourStep(35.0, "a flood with auditd stopped: the first lost record panics the machine",
+             (("stop_auditd", ()), ("flood", (True,)))),
 )
 
 

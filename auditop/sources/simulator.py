@@ -22,8 +22,8 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from auditop.core.model import (AuditdConfig, AuditdProcess, AuditStatus, NetlinkSocketRow,
-                                SystemInfo)
+from auditop.core.model import (AuditdConfig, AuditdLogReading, AuditdProcess, AuditStatus,
+                                ConfigChangeRecord, NetlinkSocketRow, SystemInfo)
 from auditop.sources.demo_log import DemoKernelLog
 
 HZ = 250
@@ -50,6 +50,9 @@ MEM_TOTAL = 8 * 1024**3
 CONFIG = AuditdConfig(
     path="/etc/audit/auditd.conf", flush="incremental_async", freq=50, log_format="ENRICHED",
     q_depth=2000, overflow_action="SYSLOG", priority_boost=4, active_plugins=())
+
+AUDIT_LOG = "/var/log/audit/audit.log"  # the simulated auditd's log (its default)
+AUID_UNSET = 4294967295
 
 IDLE, RETRY, MAIN = "idle", "retry", "main"  # where kauditd is in its loop
 
@@ -92,6 +95,7 @@ class Pipeline:
         now = clock()
         self._offset = wall_clock() - now  # wall = mono + offset
         self._next_pid, self._next_inode = FIRST_PID, FIRST_INODE
+        self._serial = 0  # of the simulated kernel's records (CONFIG_CHANGE)
         self._boot(now)
 
     # -- state ---------------------------------------------------------------------
@@ -117,6 +121,8 @@ class Pipeline:
         self._disk_stall = False
         self._producers = [_Producer("baseline"), _Producer("burst")]
         self._pid = 0
+        self._config_pending: list[ConfigChangeRecord] = []  # not in auditd's log yet
+        self.booted_at = now  # mono: a sample polled before this is of the previous boot
         self._start_auditd(now)
 
     def _start_auditd(self, now: float) -> None:
@@ -363,6 +369,38 @@ class Pipeline:
             raise _Panicked
         self._lost = (self._lost + count) % U32
 
+    # -- auditd's log: CONFIG_CHANGE -----------------------------------------------------
+
+    def _config_change(self, field: str, old: int, new: int, comm: str,
+                       login: bool = True) -> None:
+        """The kernel logs a CONFIG_CHANGE record for a setting changed
+        (audit_log_config_change); auditd writes it to its log when it next
+        reads. `comm`: who changed it (the demo, auditop); `login`: a
+        process with a login uid and session (unset), not the demo itself."""
+        if old == new:
+            return
+        self._serial += 1
+        unset = AUID_UNSET if login else None
+        self._config_pending.append(ConfigChangeRecord(
+            time=self._t + self._offset, serial=self._serial, field=field, new=new, old=old,
+            res=1, auid=unset, ses=unset, comm=comm))
+
+    def _auditd_log(self) -> AuditdLogReading | None:
+        """What following the log gives now, as the live source's reading:
+        the records auditd wrote since the previous reading. None while the
+        kernel knows no auditd (nothing is followed, as live); a stopped or
+        stalled auditd writes nothing yet; a record still queued when auditd
+        dies goes to printk, not to the log."""
+        if not self._pid:
+            self._config_pending = []
+            return None
+        written = ()
+        if self._alive and not self._stopped and not self._disk_stall:
+            written, self._config_pending = tuple(self._config_pending), []
+        elif not self._alive:
+            self._config_pending = []
+        return AuditdLogReading(AUDIT_LOG, None, written)
+
     # -- the sample -------------------------------------------------------------------
 
     def _status(self) -> AuditStatus:
@@ -384,4 +422,4 @@ class Pipeline:
         return SystemInfo(rmem_default=self._rmem_default, rmem_max=self._rmem_max,
                           auditd=process, auditd_socket=socket,
                           config=CONFIG if self._alive else None, mem_total=MEM_TOTAL,
-                          read_at=now, hz=HZ)
+                          read_at=now, hz=HZ, auditd_log=self._auditd_log())

@@ -479,3 +479,80 @@ def test_the_demo_counts_a_held_sender_as_the_live_client_does():
     from auditop.sources.demo import HELD_AFTER, SENDERS
     from auditop.kernel.client import MAX_SENDERS
     assert (HELD_AFTER, SENDERS) == (LIVE, MAX_SENDERS)
+
+
+# ------------------------------------------ the demo's own changes, in its auditd's log
+
+def _logged(samples):
+    return [r for s in samples if s.system.auditd_log is not None
+            for r in s.system.auditd_log.changes]
+
+
+def test_every_setting_change_is_logged_with_who_made_it():
+    """The simulated auditd writes a CONFIG_CHANGE record for each change, as
+    a real one does: the demo's own controls as DEMO_ACTOR, auditop's set()
+    (the Monitor's change path) as auditop; each record once."""
+    from auditop.core.drift import DEMO_ACTOR
+
+    source, clock = demo()
+    first = run(source, clock, 0.5)
+    assert first[-1].system.auditd_log.path == "/var/log/audit/audit.log"
+    assert _logged(first) == []
+    source.perform("demo.failure")
+    source.perform("demo.wait")
+    source.set("backlog_limit", 128)
+    records = _logged(run(source, clock, 0.5))
+    assert [(r.field, r.old, r.new, r.comm) for r in records] == [
+        ("failure", 1, 2, DEMO_ACTOR), ("backlog_wait_time", 0, 500, DEMO_ACTOR),
+        ("backlog_limit", 64, 128, "auditop")]
+    assert records[0].time == pytest.approx(1_750_000_000.0 + 0.5, abs=1e-6)
+    assert len({r.serial for r in records}) == 3 and records[0].auid is None
+    source.set("backlog_limit", 128)  # no change: nothing logged
+    assert _logged(run(source, clock, 0.5)) == []
+
+
+def test_a_stopped_auditd_writes_its_records_when_it_resumes():
+    source, clock = demo()
+    source.stop_auditd()
+    source.set_failure(0)
+    assert _logged(run(source, clock, 1)) == []  # followed, nothing written yet
+    source.resume_auditd()
+    assert [r.new for r in _logged(run(source, clock, 0.5))] == [0]
+
+
+def test_without_auditd_nothing_is_followed():
+    source, clock = demo()
+    source.kill_auditd()
+    source.set_failure(0)
+    source.flood(True)  # a delivery fails: the kernel forgets auditd
+    samples = run(source, clock, 1)
+    assert samples[-1].status.pid == 0 and samples[-1].system.auditd_log is None
+    assert _logged(samples) == []
+
+
+def test_a_reset_marks_where_the_new_boot_begins():
+    source, clock = demo()
+    run(source, clock, 1)
+    clock.now += 0.3
+    source.reset()
+    assert source.booted_at == clock.now
+    assert run(source, clock, 0.1)[-1].mono >= source.booted_at
+
+
+def test_monitor_restart_forgets_the_run_before_and_drops_its_late_samples():
+    from auditop.core.monitor import Monitor
+
+    source, clock = demo()
+    monitor = Monitor(source)
+    before = run(source, clock, 3)
+    late = before[-1]  # polled before the reboot, handed over after it
+    monitor.add(before)
+    assert monitor.snapshot().windows
+    clock.now += 0.1
+    source.reset()
+    monitor.restart(since=source.booted_at)
+    snapshot = monitor.add([late])
+    assert snapshot.windows == () and snapshot.latest is None and snapshot.found is None
+    snapshot = monitor.add(run(source, clock, 1.5))
+    assert len(snapshot.windows) == 1 and snapshot.windows[0].start >= late.time
+    assert snapshot.found.failure == 1 and snapshot.setting_changes == ()
