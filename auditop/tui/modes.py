@@ -9,7 +9,8 @@ live screen's concerns.
 - Demo (`auditop --demo`): one key per DEMO_ACTIONS entry (its id is the
   binding's id), run on the simulator and said in a notice. When the
   simulated machine panics (failure = 2 met a lost record), the panic screen
-  covers the frozen display until the demo is reset.
+  covers the frozen display until the demo is reset; a reset starts a fresh
+  history, as the machine's reboot does.
 - Replay (`auditop replay FILE`): step a window back / forward, next /
   previous window where a finding begins, slower / faster, start / end.
   `p` pauses the replay itself. Kernel changes are unavailable.
@@ -23,8 +24,10 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 
 from auditop.sources.demo_actions import DEMO_ACTIONS, TOUR, take_tour
+from auditop.tui.widgets.summary import Banner
 
 if TYPE_CHECKING:
+    from auditop.core.monitor import Monitor
     from auditop.sources.demo import DemoSource
     from auditop.sources.replay import ReplayPlayer
 
@@ -80,6 +83,7 @@ class ModeActions:
 
     demo: DemoSource | None
     player: ReplayPlayer | None
+    monitor: Monitor
     _tour = None  # (the timer, when the tour started, how far it has got)
 
     def action_demo(self, action_id: str) -> None:
@@ -117,11 +121,15 @@ class ModeActions:
 
     def demo_reset(self, message: str) -> None:
         """After a reboot of the simulated machine: the panic screen goes,
-        the display runs again."""
+        the display runs again on a fresh history (no window, chart scale,
+        finding or setting change of the run before)."""
         from auditop.tui.screens.panic import PanicScreen
 
         if isinstance(self.screen, PanicScreen):
             self.screen.dismiss(None)
+        self.query_one(Banner).panicked = None
+        self.monitor.restart(since=self.demo.booted_at)
+        self.snapshot = self.monitor.snapshot()
         self.paused = False
         self.notify(message, title="demo", timeout=4)
         self._refresh_view()
@@ -135,6 +143,7 @@ class ModeActions:
             return
         while len(self.screen_stack) > 1:  # a dialog open at the moment of the panic
             self.pop_screen()
+        self.query_one(Banner).panicked = panic  # says the panic, not a risk to come
         self.paused = True
         self.push_screen(PanicScreen(panic, self.snapshot))
         self._refresh_view()  # the title says PAUSED: the display is frozen at the panic

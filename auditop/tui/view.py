@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
 from auditop.core.history import Window
-from auditop.core.model import AuditStatus, SystemInfo
+from auditop.core.model import AuditStatus, Sample, SystemInfo
 from auditop.core.monitor import Snapshot
 
 if TYPE_CHECKING:  # the live TUI starts without the replay reader
@@ -51,6 +51,7 @@ class View:
     replay: ReplayState | None = None  # `auditop replay`: where in the recording
     setting_changes: tuple[SettingChange, ...] = ()  # changed underneath auditop lately
     can_ask_state: bool = False  # a key asks auditd for a state report
+    backlog_peak: int | None = None  # shown beside the backlog: never below it (build_view)
 
     @property
     def throttled(self) -> bool:
@@ -64,6 +65,13 @@ class View:
     def panic(self) -> bool:
         return self.status is not None and self.status.failure == 2
 
+    @property
+    def at_limit(self) -> bool:
+        """The backlog shown is at (or over) its limit now."""
+        status = self.status
+        return bool(status is not None and status.backlog_limit and status.backlog is not None
+                    and status.backlog >= status.backlog_limit)
+
 
 def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
                blocked: str | None, demo: bool = False,
@@ -72,7 +80,7 @@ def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
     windows = snapshot.windows[-CHART_WINDOWS:]
     status = snapshot.status
     window = snapshot.window
-    peak = window.backlog_peak if window else None
+    peak = shown_peak(window, snapshot.last_answered)
     forecast = snapshot.forecast
     if forecast is not None and (forecast > FORECAST_HORIZON or not status or
                                  not status.backlog_limit or peak is None or
@@ -103,4 +111,20 @@ def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
         replay=replay,
         setting_changes=snapshot.setting_changes,
         can_ask_state=can_ask_state and not read_only and replay is None,
+        backlog_peak=peak,
     )
+
+
+def shown_peak(window: Window | None, answered: Sample | None) -> int | None:
+    """The peak shown beside the backlog: the newest closed window's, or the
+    backlog answered since it closed when that is higher (the status is
+    newer than the window: a flood that began after it, the demo's panic),
+    so a peak is never below the backlog it is shown with. None (shown
+    "?") until a window has closed."""
+    if window is None:
+        return None  # no window has closed yet: "peak ?"
+    peak = window.backlog_peak
+    status = answered.status if answered is not None else None
+    if status is None or status.backlog is None or answered.mono <= window.last.mono:
+        return peak  # nothing newer (the window holds that answer already)
+    return status.backlog if peak is None else max(peak, status.backlog)

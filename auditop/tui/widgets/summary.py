@@ -9,11 +9,13 @@ and monochrome terminals lose nothing.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual.content import Content
 
 from auditop.core.findings import DEFAULT as THRESHOLDS
+from auditop.core.drift import now_critical
 from auditop.core.findings_auditd import change_text, plugin_queue_parts
 from auditop.core.history import recent_loss_causes
 from auditop.core.losses import causes_text
@@ -22,6 +24,9 @@ from auditop.core.model import FAILURE_MODES
 from auditop.core.units import jiffies_seconds, seconds_text
 from auditop.tui.view import View
 from auditop.tui.widgets.base import ViewWidget
+
+if TYPE_CHECKING:  # the live TUI starts without the simulator
+    from auditop.sources.simulator import Panic
 
 LABEL = 8  # width of the row labels ("backlog ")
 
@@ -120,7 +125,7 @@ def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
 
     limit = status.backlog_limit
     limit_text = "unlimited" if limit == 0 else _n(limit)
-    peak = window.backlog_peak if window else None
+    peak = view.backlog_peak  # never below the backlog beside it (view.shown_peak)
     lost_rate = window.lost_per_s if window else None
     backlog = [
         _item(f"{_n(status.backlog)} / {limit_text}{_pct(status.backlog, limit)}",
@@ -181,8 +186,24 @@ def _auditd(view: View) -> Content:
         return _item(f"auditd {status.pid} (process not visible)")
     if process.stopped:
         return _item(f"auditd {status.pid} STOPPED", "reverse b $error")
-    state = "" if process.state in ("S", "R") else f" ({process.state})"
-    return _item(f"auditd {status.pid} running{state}")
+    if process.state in ("S", "R"):
+        return _item(f"auditd {status.pid} running")
+    return _item(f"auditd {status.pid} {state_text(process.state)}",
+                 "$warning b" if process.state in ("D", "Z", "X") else "")
+
+
+# /proc/<pid>/stat's state letters (proc(5)); S and R are shown as "running".
+PROCESS_STATES = {
+    "R": "running", "S": "sleeping", "D": "waiting on disk", "T": "stopped",
+    "t": "stopped by a debugger", "Z": "zombie: exited, not reaped", "X": "dead",
+    "I": "idle", "P": "parked", "W": "paging", "K": "wakekill",
+}
+
+
+def state_text(state: str) -> str:
+    """"D: waiting on disk": the letter ps shows, and what it means."""
+    words = PROCESS_STATES.get(state)
+    return f"{state}: {words}" if words else f"state {state}"
 
 
 def _netlink(view: View) -> list[Content]:
@@ -249,20 +270,25 @@ def banner_content(view: View) -> Content:
                      "too; values are real", "reverse b $warning")
     if view.status is None:
         return Content("")
-    limit = view.status.backlog_limit
-    if view.forecast is not None:
-        when = "AT the limit now" if view.forecast < 1 else \
-            f"reaches the limit {limit} in ~{_duration(view.forecast)} at the current slope"
+    status = view.status
+    limit = status.backlog_limit
+    peak = view.backlog_peak
+    cause = _loss_cause(view)
+    panic = " With failure = 2 the next lost record PANICS the machine." if view.panic else ""
+    rising = view.forecast is not None and view.forecast >= 1
+    if view.at_limit:  # the backlog shown is at its limit: said with its numbers
+        return _item(f"!! backlog AT the limit now ({status.backlog}/{limit}): "
+                     f"{at_the_limit(view)}.{panic}{cause}",
+                     "reverse b $error" if view.panic else "b $error")
+    if rising:
+        when = f"reaches the limit {limit} in ~{_duration(view.forecast)} at the current slope"
         if view.panic:
             return _item(f"!! backlog rising: {when}. failure = 2 panics the machine on "
                          "the first lost record: time to panic.", "reverse b $error")
         return _item(f"! backlog rising: {when}", "b $warning")
-    peak = view.window.backlog_peak if view.window else None
-    cause = _loss_cause(view)
-    if limit and peak is not None and peak >= limit:
-        panic = " With failure = 2 the next lost record PANICS the machine." if view.panic else ""
-        return _item(f"!! backlog hit its limit ({peak}/{limit}): processes wait, then "
-                     f"records are lost.{panic}{cause}",
+    if limit and peak is not None and peak >= limit:  # the peak did, the backlog is below now
+        return _item(f"!! backlog hit its limit (peak {peak}/{limit}, {status.backlog} now): "
+                     f"{at_the_limit(view)}.{panic}{cause}",
                      "reverse b $error" if view.panic else "b $error")
     if view.window is not None and view.window.lost_per_s:
         return _item(f"!! records are being lost ({_rate(view.window.lost_per_s)}).{cause}",
@@ -272,11 +298,23 @@ def banner_content(view: View) -> Content:
     if view.setting_changes:
         changes = view.setting_changes
         more = f" (+{len(changes) - 1} more)" if len(changes) > 1 else ""
-        return _item(f"! {change_text(changes[-1], when=False)}{more}",
-                     "b $error" if any(c.critical for c in changes) else "b $warning")
+        return _item(f"! {change_text(changes[-1], when=False, status=status)}{more}",
+                     "b $error" if now_critical(changes, status) else "b $warning")
     if view.window is None:
         return _item("collecting the first window...", "$text-muted")
     return _item("backlog not rising", "$text-muted")
+
+
+def at_the_limit(view: View) -> str:
+    """What happens to a record that finds the backlog full, by the
+    backlog_wait_time shown (the producer sleeps up to that long first)."""
+    wait = view.status.backlog_wait_time
+    if wait is None:
+        return "records are lost"
+    if wait == 0:
+        return "records are lost at once (backlog_wait_time 0)"
+    hz = view.system.hz if view.system else None
+    return f"processes wait up to {_jiffies(wait, hz)}, then records are lost"
 
 
 def _loss_cause(view: View) -> str:
@@ -312,6 +350,18 @@ class Summary(ViewWidget):
         super().watch_view(view)
 
 
+def panic_banner(panic: Panic) -> Content:
+    """The demo's banner while its simulated machine is down: what the rows
+    frozen above show is the moment of the panic, not a risk to come."""
+    return _item(f"!! the simulated machine PANICKED at {clock_text(panic.time)} "
+                 f"({panic.reason}): failure = 2 met its first lost record. r reboots it",
+                 "reverse b $error")
+
+
 class Banner(ViewWidget):
+    panicked: Panic | None = None  # the demo's panic, while its screen is shown (modes.py)
+
     def render_view(self, view: View) -> Content:
+        if self.panicked is not None:
+            return panic_banner(self.panicked)
         return banner_content(view)
