@@ -147,7 +147,9 @@ class _Scale:
     at_least_one: bool = False  # any value above 0 is drawn above row 0
 
     def row(self, value: float) -> int:
-        row = math.floor(value / self.unit + 0.5)
+        # A subnormal top rounds the unit to 0: every value is then row 0 (or 1)
+        rows = value / self.unit if self.unit > 0 else 0.0
+        row = math.floor(rows + 0.5) if math.isfinite(rows) else self.rows
         if self.at_least_one and value > 0:
             row = max(row, 1)
         return row  # may be above the top row: drawn clipped
