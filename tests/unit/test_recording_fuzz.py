@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import threading
 import time
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditop import offline
