@@ -82,6 +82,9 @@ class RecordedWindow:
     # messages naming why records were lost, per cause id; messages, not records.
     loss_causes: tuple[tuple[str, int], ...] | None = None
     loss_suppressed: int | None = None
+    # Added later in version 2: `audit: type=` records the kernel printed
+    # to its log instead of delivering them.
+    records_printed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,6 +513,7 @@ class _Decoder:
             if v2 else None,
             loss_causes=self._again("loss_causes", get("loss_causes"), _causes),
             loss_suppressed=_count(get("loss_suppressed"), "window.loss_suppressed"),
+            records_printed=_count(get("records_printed"), "window.records_printed"),
         ), notes
 
     def _status(self, obj: Any) -> AuditStatus | None:

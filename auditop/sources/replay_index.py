@@ -27,9 +27,11 @@ def as_window(recorded: RecordedWindow) -> Window:
     per-counter spans, measured every counter over the window)."""
     held, held_for = recorded.held_senders or 0, recorded.held_for or 0.0
     causes, suppressed = recorded.loss_causes or (), recorded.loss_suppressed or 0
+    printed = recorded.records_printed or 0
     last = Sample(time=recorded.time, mono=recorded.time, status=recorded.status,
                   system=recorded.system, error=recorded.error, held_senders=held,
-                  held_for=held_for, loss_causes=causes, loss_suppressed=suppressed)
+                  held_for=held_for, loss_causes=causes, loss_suppressed=suppressed,
+                  records_printed=printed)
     span = recorded.seconds
 
     def spent(value: float | None) -> float:
@@ -42,7 +44,8 @@ def as_window(recorded: RecordedWindow) -> Window:
         netlink_drops_per_s=recorded.netlink_drops_per_s, wait_per_s=recorded.wait_per_s,
         error=recorded.error, lost_seconds=spent(recorded.lost_seconds),
         drops_seconds=spent(recorded.drops_seconds), wait_seconds=spent(recorded.wait_seconds),
-        held_senders=held, held_for=held_for, loss_causes=causes, loss_suppressed=suppressed)
+        held_senders=held, held_for=held_for, loss_causes=causes, loss_suppressed=suppressed,
+        records_printed=printed)
 
 
 class Index:

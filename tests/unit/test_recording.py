@@ -324,3 +324,15 @@ def test_imports_neither_textual_nor_pyroute2():
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout
     assert not {name.split(".")[0] for name in out.split()} & {"textual", "pyroute2", "plotext"}
+
+
+def test_records_printed_to_the_kernel_log_are_read_back_into_the_replayed_window():
+    from auditop.sources.replay_index import as_window
+    line = v2()
+    line["window"]["records_printed"] = 37
+    (window,) = read_recording_of(line)
+    assert window.records_printed == 37
+    assert as_window(window).records_printed == 37
+    del line["window"]["records_printed"]  # written before the field existed
+    (older,) = read_recording_of(line)
+    assert older.records_printed is None and as_window(older).records_printed == 0
