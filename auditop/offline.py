@@ -1,7 +1,7 @@
 """The commands that never touch the kernel: `--demo`, `record --demo`,
 `replay`, `plot` and `web` (cli.py parses them and calls these).
 
-None needs root. Textual, plotext and textual-serve are imported only by
+None needs root. Textual and textual-serve are imported only by
 the command that uses them; every error a user can cause is one line.
 """
 

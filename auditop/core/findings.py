@@ -22,7 +22,7 @@ Ids and severities:
 and, from core/findings_auditd.py (drift and auditd's state report):
 
     critical  auditd-logging-suspended
-    critical/warning  setting-changed (critical when failure or enabled became 2)
+    critical/warning  setting-changed (critical while a changed failure or enabled is 2 now)
     warning   plugin-queue-filling, plugin-queue-overflow
 
 The pipeline's rules (lost, backlog, waiting, auditd's socket, the kernel

@@ -1,1 +1,1 @@
-"""The Textual UI. Only this package imports Textual and plotext."""
+"""The Textual UI. Only this package imports Textual."""

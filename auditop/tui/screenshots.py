@@ -65,10 +65,12 @@ def simulated(name: str, seconds: float = SECONDS) -> tuple[DemoSource, list[Sam
     source = DemoSource(clock=clock, wall_clock=lambda: EPOCH)
     polled = []
     for step in range(round(seconds / PERIOD)):
+        # failure 2 a second before auditd stops, as the tour does: the
+        # running auditd logs the change, so the finding names who made it
+        if name == "demo-panic" and step == round((seconds / 3 - 1) / PERIOD):
+            source.set_failure(2)
         if step == round(seconds / 3 / PERIOD):
             source.stop_auditd()
-            if name == "demo-panic":
-                source.set_failure(2)
             source.flood(True)
         clock.now += PERIOD
         polled.append(source.poll())
