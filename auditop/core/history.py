@@ -151,11 +151,20 @@ def _step(previous: _Reading, reading: _Reading) -> int:
         return reading.value  # a new socket counts from zero
     if reading.value >= previous.value:
         return reading.value - previous.value
-    wrapped = reading.value + U32_SPAN - previous.value
-    plausible = WRAP_MAX_PER_S * max(reading.mono - previous.mono, 1.0)
-    if previous.value >= U32_SPAN // 2 and wrapped <= min(plausible, U32_SPAN // 2):
+    wrapped = u32_wrap_growth(previous.value, reading.value, reading.mono - previous.mono)
+    return reading.value if wrapped is None else wrapped
+
+
+def u32_wrap_growth(old: int, new: int, seconds: float) -> int | None:
+    """The growth of a u32 counter that went from `old` down to `new` in
+    `seconds`, when that is a wrap past 2**32 (old in the upper half, the
+    growth through 2**32 within what WRAP_MAX_PER_S allows in that time);
+    None when it is a reset. The one rule for every reader of a counter."""
+    wrapped = new + U32_SPAN - old
+    plausible = WRAP_MAX_PER_S * max(seconds, 1.0)
+    if old >= U32_SPAN // 2 and wrapped <= min(plausible, U32_SPAN // 2):
         return wrapped
-    return reading.value
+    return None
 
 
 class History:

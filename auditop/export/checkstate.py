@@ -29,7 +29,7 @@ from pathlib import Path
 import platformdirs
 
 from auditop import paths
-from auditop.core.history import Window
+from auditop.core.history import Window, u32_wrap_growth
 
 # Default weights (ints as export/check.py's OK, WARNING, CRITICAL; no import
 # cycle: check.py imports this module).
@@ -49,11 +49,8 @@ EVENT_WEIGHTS: dict[str, int] = {
 EVENT_IDS: tuple[str, ...] = tuple(EVENT_WEIGHTS)
 
 U32 = 2**32
-# A decrease is a wrap when the wrapped growth (now + 2**32 - previous) is
-# below this: the previous value within a quarter of the range of 2**32 and
-# the new one within a quarter above 0. At the fastest loss measured (some
-# 500 000 records per second) that is over half an hour of losses.
-WRAP_MARGIN = 2**30
+# A decrease of lost is a wrap or a reset by core.history.u32_wrap_growth,
+# the rule every reader of a kernel counter uses.
 RESTART_TOLERANCE_S = 2.0  # /proc start times are jiffies since boot: rounding
 STATE_VERSION = 1
 MAX_STATE_BYTES = 64 * 1024
@@ -124,8 +121,8 @@ def compare(previous: CheckState | None, now: CheckState) -> Between:
     elif now.lost >= previous.lost:
         lost = now.lost - previous.lost
         lost_text = f"{records(lost)} lost {since}"
-    elif now.lost + U32 - previous.lost < WRAP_MARGIN:
-        lost = now.lost + U32 - previous.lost
+    elif (wrapped := u32_wrap_growth(previous.lost, now.lost, span)) is not None:
+        lost = wrapped
         lost_text = (f"{records(lost)} lost {since} (the lost counter wrapped past "
                      f"2^32: {previous.lost} -> {now.lost})")
     else:

@@ -20,7 +20,7 @@ from auditop.core.history import History
 from auditop.export import checkstate
 from auditop.export.check import CRITICAL, OK, WARNING, check_line, parse_ids
 from auditop.export.checkstate import (AUDITD_RESTARTED, COUNTER_RESET, LOST_SINCE, REBOOTED,
-                                       U32, WRAP_MARGIN, Between, CheckState, ago_text,
+                                       U32, Between, CheckState, ago_text,
                                        between_runs, compare, from_json, load, reading, save,
                                        to_json)
 from auditop.sources.scripted import AUDITD_PID, EPOCH, ScriptedSource
@@ -98,7 +98,7 @@ def test_losses_in_the_window_and_between_runs_are_both_named_findings_first():
 
 
 @pytest.mark.parametrize("before, now, lost", [
-    (U32 - 1, 0, 1), (U32 - 10, 5, 15), (U32 - WRAP_MARGIN + 1, 0, WRAP_MARGIN - 1),
+    (U32 - 1, 0, 1), (U32 - 10, 5, 15), (U32 - 2**30, 0, 2**30), (2**31, 0, 2**31),
 ])
 def test_a_wrap_past_2_32_is_a_loss_not_a_reset(before, now, lost):
     between = compare(state(before), state(now, time=EPOCH))
@@ -107,8 +107,9 @@ def test_a_wrap_past_2_32_is_a_loss_not_a_reset(before, now, lost):
     assert line_for(between)[0] == CRITICAL
 
 
-@pytest.mark.parametrize("before, now", [(1000, 0), (2**31, 5), (U32 - WRAP_MARGIN, 0),
-                                         (U32 - 1, WRAP_MARGIN)])
+# core.history.u32_wrap_growth: a wrap only from the upper half, by at most 2**31
+@pytest.mark.parametrize("before, now", [(1000, 0), (2**31, 5), (2**31 - 1, 0),
+                                         (U32 - 1, 2**31)])
 def test_a_decrease_far_from_2_32_is_a_reset(before, now):
     between = compare(state(before), state(now, time=EPOCH))
     assert COUNTER_RESET in ids(between)
