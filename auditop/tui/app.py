@@ -253,8 +253,10 @@ class AuditopApp(ModeActions, App[int]):
                           can_ask_state=self._ask_auditd_state is not None)
         self.view = view
         self.query_one(TitleBar).view = view
-        self.query_one(Banner).view = view
+        # Paused, the banner stays with the numbers it was shown beside: a
+        # sentence comes from the same snapshot as the numbers next to it.
         if replay is not None or not self.paused:  # a paused replay still steps
+            self.query_one(Banner).view = view
             self.query_one(Summary).view = view
             self.query_one(Charts).view = view
             self.query_one(FindingsList).show(view.findings)

@@ -176,6 +176,26 @@ async def test_pause_freezes_the_display_not_the_history():
         assert text(app.query_one(Summary)) != before
 
 
+async def test_pause_keeps_the_banner_with_the_numbers_it_was_shown_beside():
+    """Paused on a healthy screen while an overflow goes on underneath: the
+    banner must not speak of the overflow beside the frozen healthy numbers."""
+    from auditop.sources.scripted import overflow
+    from auditop.tui.widgets.summary import Banner
+    app = scripted_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("p")
+        banner, summary = text(app.query_one(Banner)), text(app.query_one(Summary))
+        source = ScriptedSource(overflow(), restamp=False)
+        source.polls = 200  # on from the preloaded 20 s, floods under way
+        app.monitor.add(source.poll() for _ in range(60))
+        await pilot.pause()
+        assert any(w.lost > 0 for w in app.snapshot.windows)  # records lost meanwhile
+        assert text(app.query_one(Summary)) == summary
+        assert text(app.query_one(Banner)) == banner
+        await pilot.press("p")
+        assert text(app.query_one(Banner)) != banner
+
+
 async def test_interval_keys_step_and_stop():
     app = scripted_app()
     async with app.run_test(size=(80, 24)) as pilot:
