@@ -16,7 +16,7 @@ from auditop.tui.widgets.summary import Summary, TitleBar, _rate, clock_text
 from tests.scenarios.lab import LAB_BACKLOG_LIMIT, between, ids
 
 FLOOD_S = 3.0
-MARKS = set("▀▄▌▐▖▗▘▝▚▞▛▜▙▟█")
+MARKS = set("─┌┐└┘│")  # the steps export/plot.py draws, right of the y axis
 
 
 def record_a_stall(lab):
@@ -94,18 +94,22 @@ async def test_a_recorded_stall_replays_with_the_files_numbers(lab, tmp_path):
     start, end = lines[0]["time"], lines[-1]["time"]
     assert clock_text(start) in text[0] and clock_text(end) in text[0]
     lost_panel = text[text.index(next(l for l in text if "records lost per second" in l)):]
-    axis = next(l for l in lost_panel if "└" in l)
-    left, right = axis.index("└"), axis.index("┘")
+    axis = next(l for l in lost_panel if l.lstrip().startswith("└"))
+    zero = next(l for l in lost_panel if l.lstrip().startswith("0┤"))
+    left, right = zero.index("┤") + 1, len(axis.rstrip()) - 1  # the plot area's columns
 
     def time_at(column: int) -> float:
         return start + (column - left) / (right - left) * (end - start)
-    top = next(l for l in lost_panel if set(l) & MARKS)  # the highest losses drawn
-    columns = [i for i, ch in enumerate(top) if ch in MARKS]
+
+    def drawn(line: str) -> list[int]:
+        return [i for i, ch in enumerate(line) if i >= left and ch in MARKS]
+    rows = lost_panel[1:lost_panel.index(axis)]
+    top = next(l for l in rows if drawn(l))  # the highest losses drawn
+    columns = [i for i in drawn(top) if top[i] != "│"]
     assert columns
     for column in columns:  # a window's width of slack on either side
         assert stopped_at - 1.5 <= time_at(column) <= flood_end + 1.5, (column, top)
-    zero = next(l for l in lost_panel if l.lstrip().startswith("0┤"))
-    assert any(time_at(i) > flood_end + 1.5 for i, ch in enumerate(zero) if ch in MARKS), \
+    assert any(time_at(i) > flood_end + 1.5 for i in drawn(zero)), \
         zero  # after the stall the losses are drawn at zero
     peak_panel = text[:text.index(lost_panel[0])]
     assert any("backlog_limit" in line for line in peak_panel)
