@@ -7,7 +7,8 @@ import time
 
 from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
-from auditop.core.findings_auditd import change_text, plugin_queue_parts
+from auditop.core.findings.auditd import plugin_queue_parts
+from auditop.core.findings.settings import change_text
 from auditop.core.history import Window
 from auditop.core.memory import describe_backlog_memory, format_bytes, queues_capped
 from auditop.core.losses import causes_text

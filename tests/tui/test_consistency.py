@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from auditop.core.finding import Finding
+from auditop.core.findings import Finding
 from auditop.core.monitor import Monitor
 from auditop.sources.demo import DemoSource
 from auditop.sources.demo_actions import TOUR, take_tour

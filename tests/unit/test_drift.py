@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from auditop.core.drift import (DEMO_ACTOR, KEEP_SECONDS, OWN_CHANGE_SECONDS, WATCHED,
                                 DriftWatch, SettingChange, actor_details, actor_text,
                                 changed_fields, now_critical)
-from auditop.core.findings_auditd import change_text
+from auditop.core.findings.settings import change_text
 from auditop.core.findings import evaluate
 from auditop.core.history import History
 from auditop.core.model import AuditdLogReading, AuditStatus, ConfigChangeRecord, Sample, SystemInfo

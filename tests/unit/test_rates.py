@@ -74,5 +74,5 @@ def test_check_perfdata_keeps_a_slow_loss():
     history = History(interval=1.0)
     windows = feed(history, [make_sample(t / 10, lost=0 if t < 5 else 1) for t in range(11)])
     window = replace(windows[-1], lost_per_s=0.04)
-    from auditop.core.finding import DEFAULT
+    from auditop.core.findings import DEFAULT
     assert "lost_per_s=0.04;;0" in perfdata(window, DEFAULT)

@@ -16,7 +16,8 @@ from textual.content import Content
 
 from auditop.core.findings import DEFAULT as THRESHOLDS
 from auditop.core.drift import now_critical
-from auditop.core.findings_auditd import change_text, plugin_queue_parts
+from auditop.core.findings.auditd import plugin_queue_parts
+from auditop.core.findings.settings import change_text
 from auditop.core.history import recent_loss_causes
 from auditop.core.losses import causes_text
 from auditop.core.memory import format_bytes

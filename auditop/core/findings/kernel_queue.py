@@ -1,27 +1,20 @@
-"""Finding rules for the pipeline a record travels: the kernel backlog, the
-kernel making processes wait, auditd's netlink socket, and the kernel log
-that says why records were lost. Registered in core/findings.py."""
+"""Rules about the kernel's queue: records lost (and why, from the kernel
+log), the backlog filling, processes waiting for room, the kernel holding
+auditop's senders or not answering, and the kernel log auditop cannot read."""
 
 from __future__ import annotations
 
 from auditop.core.advice import power_of_two_above, suggest_backlog_limit
-from auditop.core.finding import (Facts, Finding, Severity, bytes_text, fill, per_s,
-                                  sysctl_rmem, text)
+from auditop.core.findings.base import Facts, Found, Severity, fill, rule
 from auditop.core.history import forecast_seconds_to_full, recent_loss_causes
 from auditop.core.losses import (NOT_READING, RECENT_SECONDS, Causes, cause_label,
                                   causes_text, dominant_cause)
 from auditop.core.units import jiffies_text, rate_number, wait_rate_text
 
-RESTART_AUDITD = "systemctl restart auditd"
-ENOBUFS = (
-    "When the socket is overrun, auditd 3.x logs \"Error receiving audit netlink packet "
-    "(No buffer space available)\"; auditd 4.2 and later set NETLINK_NO_ENOBUFS and log "
-    "nothing, but the drops are counted all the same (Drops in /proc/net/netlink).")
 
 
-# --- measured over the last window ----------------------------------------
-
-def lost_increasing(f: Facts) -> Finding | None:
+@rule("lost-increasing")
+def lost_increasing(f: Facts) -> Found | None:
     window = f.window
     if window is None or window.lost <= 0:
         return None
@@ -48,10 +41,10 @@ def lost_increasing(f: Facts) -> Finding | None:
                "`dmesg | grep audit` shows what it printed before).")
     detail = (
         f"The kernel dropped {window.lost} audit records in the last "
-        f"{window.lost_seconds:.1f} s{per_s(window.lost_per_s)}; its lost counter is now "
-        f"{text(total)}. A lost record is gone for good: the audit trail has a hole. {why}")
+        f"{window.lost_seconds:.1f} s{_per_s(window.lost_per_s)}; its lost counter is now "
+        f"{_text(total)}. A lost record is gone for good: the audit trail has a hole. {why}")
     advice_text, remedy = _loss_remedy(f, causes)
-    return Finding("lost-increasing", "critical", title, detail + advice_text, remedy)
+    return Found("critical", title, detail + advice_text, remedy)
 
 
 def _loss_remedy(f: Facts, causes: Causes) -> tuple[str, str | None]:
@@ -134,7 +127,8 @@ def _limit_advice(f: Facts) -> tuple[str, str | None]:
             f"with `-b {advice.limit}` in /etc/audit/rules.d/."), advice.remedy()
 
 
-def backlog_high(f: Facts) -> Finding | None:
+@rule("backlog-high")
+def backlog_high(f: Facts) -> Found | None:
     peak = f.window.backlog_peak if f.window else None
     limit = f.status.backlog_limit if f.status else None
     if peak is None or not limit:  # limit 0: unlimited
@@ -156,8 +150,8 @@ def backlog_high(f: Facts) -> Finding | None:
     between = (f" That was its highest sample: the kernel logged \""
                f"{cause_label('backlog-limit')}\" for the records this window lost, so "
                "between two samples it reached its limit." if logged else "")
-    return Finding(
-        "backlog-high", severity, "Backlog is filling up",
+    return Found(
+        severity, "Backlog is filling up",
         f"The backlog (records waiting for auditd) peaked at {fill(peak, limit)} in the last "
         f"window.{between} Above the limit, every process that produces an audit record "
         "sleeps up to "
@@ -177,53 +171,15 @@ def _limit_exceeded_logged(f: Facts) -> bool:
             and "backlog-limit" in dict(window.loss_causes))
 
 
-def netlink_drops(f: Facts) -> Finding | None:
-    rate = f.window.netlink_drops_per_s if f.window else None
-    if not rate or rate <= 0:
-        return None
-    rmem = f.system.rmem_default if f.system else None
-    sock = f.system.auditd_socket if f.system else None
-    have = sock.rcvbuf if sock else None
-    small = have < f.limits.rmem_default if have is not None else (
-        rmem is not None and rmem < f.limits.rmem_default)
-    buffer = (f"auditd's socket has {bytes_text(have)}" if have is not None
-              else f"net.core.rmem_default is {bytes_text(rmem)}")
-    return Finding(
-        "netlink-drops", "warning", "auditd's socket is overrun",
-        f"The kernel found auditd's netlink socket full {rate:.1f} times per second in the last "
-        "window (Drops in /proc/net/netlink). kauditd puts each such record on its retry queue "
-        "(up to backlog_limit of them; beyond that it is lost as \"kauditd retry queue "
-        f"overflow\") and sends it again. {_after_retries(f)} auditd is reading slower than "
-        "records arrive, and the backlog grows behind it. A larger socket buffer absorbs bursts: "
-        f"{buffer}. {ENOBUFS}",
-        _buffer_remedy(f, have) if small else None,
-    )
-
-
-def _after_retries(f: Facts) -> str:
-    """What the kernel does with a record auditd still cannot take after the
-    retries (kauditd_hold_skb): it depends on audit= at boot."""
-    boot = f.system.boot.audit if f.system else None
-    printed = f.window.records_printed if f.window else 0
-    seen = (f" This window, {printed} record{'s were' if printed != 1 else ' was'} printed to "
-            "the kernel log." if printed else "")
-    if boot in ("1", "on"):
-        return ("Booted with audit=1, this kernel then keeps it on its hold queue (up to "
-                "backlog_limit; beyond that it is lost as \"kauditd hold queue overflow\")."
-                + seen)
-    return ("Booted without audit=1, this kernel then prints it to its log (`audit: type=...`, "
-            "not counted in lost) and frees it: it leaves the audit trail; past printk's rate "
-            "limit it is counted lost as \"printk limit exceeded\"." + seen)
-
-
-def backlog_wait(f: Facts) -> Finding | None:
+@rule("backlog-wait")
+def backlog_wait(f: Facts) -> Found | None:
     rate = f.window.wait_per_s if f.window else None
     if not rate or rate <= 0:
         return None
     lost = f.window.lost > 0
     budget = f.status.backlog_wait_time if f.status else None
-    return Finding(
-        "backlog-wait", "critical" if lost else "warning", "Processes are waiting for audit",
+    return Found(
+        "critical" if lost else "warning", "Processes are waiting for audit",
         f"Processes spent {wait_rate_text(rate, f.hz)} ({rate_number(rate)} jiffies per "
         "second) asleep because the backlog was over its limit (backlog_wait_time_actual is "
         f"rising). Each one waits up to backlog_wait_time ({jiffies_text(budget, f.hz)}) for "
@@ -232,7 +188,8 @@ def backlog_wait(f: Facts) -> Finding | None:
     )
 
 
-def kernel_throttling(f: Facts) -> Finding | None:
+@rule("kernel-throttling")
+def kernel_throttling(f: Facts) -> Found | None:
     window = f.window
     latest = f.history.latest
     held_now = latest.held_for if latest is not None and latest.throttled else 0.0
@@ -240,8 +197,8 @@ def kernel_throttling(f: Facts) -> Finding | None:
     if held <= 0 or not _over_limit_or_silent(f, held):
         return None
     budget = f.status.backlog_wait_time if f.status else None
-    return Finding(
-        "kernel-throttling", "warning", "Kernel is holding processes that talk to audit",
+    return Found(
+        "warning", "Kernel is holding processes that talk to audit",
         f"The kernel has held auditop's requests asleep for up to {held:.1f} s: since 5.17 it "
         "makes every process that sends it an audit request sleep up to backlog_wait_time "
         f"({jiffies_text(budget, f.hz)}) while the backlog is over its limit, and audited "
@@ -278,75 +235,37 @@ def _over_limit_or_silent(f: Facts, held: float) -> bool:
     return False
 
 
-# --- the socket auditd has and the kernel log --------------------------------
-
-def rmem_default_small(f: Facts) -> Finding | None:
-    """Judges the buffer auditd's socket really has (sock_diag); only where
-    that is unknown, the sysctl it got it from."""
-    system = f.system
-    if system is None:
+@rule("kernel-not-answering")
+def kernel_not_answering(f: Facts) -> Found | None:
+    latest = f.history.latest
+    if latest is None or latest.status is not None or latest.error is None:
         return None
-    wanted, rmem = f.limits.rmem_default, system.rmem_default
-    sock = system.auditd_socket
-    have = sock.rcvbuf if sock else None
-    if have is not None:
-        if have >= wanted:
-            return None
-        pid = f.status.pid if f.status and f.status.pid else sock.portid
-        if rmem is not None and rmem > have:
-            now = (f"net.core.rmem_default is {bytes_text(rmem)} now, but a socket's buffer "
-                   "is fixed when the socket is made: the running auditd (pid "
-                   f"{pid}) still has {bytes_text(have)}. A restart of auditd is needed for "
-                   "the new default to reach it.")
-        else:
-            now = (f"auditd's netlink socket (pid {pid}) has a receive buffer of "
-                   f"{bytes_text(have)} (read with sock_diag, `rb` in `ss -f netlink -m`): "
-                   "auditd asks for no size, so it got net.core.rmem_default when it started.")
-    else:
-        if rmem is None or rmem >= wanted:
-            return None
-        unknown = (f" (auditd's real buffer is unknown: {system.sock_diag_error})"
-                   if system.sock_diag_error else "")
-        running = sock is not None
-        now = (f"auditd asks for no buffer size, so its netlink socket gets "
-               f"net.core.rmem_default = {bytes_text(rmem)}"
-               + (", if it started after that was set" if running else
-                  " when it starts") + f"{unknown}.")
-    capped = (
-        f" net.core.rmem_max is {bytes_text(system.rmem_max)}: it caps programs that ask for "
-        "a buffer with SO_RCVBUF, but rmem_default is used as is, so raising rmem_default is "
-        "enough for auditd; raise rmem_max too for readers that ask."
-        if system.rmem_max is not None and system.rmem_max < wanted else "")
-    return Finding(
-        "rmem-default-small", "warning", "auditd's socket buffer is small",
-        f"{now} A burst bigger than that overruns the socket, and the kernel requeues records "
-        f"while the backlog grows. {ENOBUFS} {bytes_text(wanted)} absorbs bursts. Keep it "
-        f"after a reboot: echo 'net.core.rmem_default = {wanted}' > "
-        f"/etc/sysctl.d/60-auditd.conf.{capped}",
-        _buffer_remedy(f, have),
+    return Found(
+        "warning",
+        f"Kernel not answering for {f.history.silent_seconds:.0f} s",
+        f"The kernel has not answered auditop's status request ({latest.error}). On kernels "
+        "5.17 and later any process that talks to audit while the backlog is over its limit "
+        "is made to sleep up to backlog_wait_time, auditop included: a silent kernel usually "
+        "means the backlog is full and audited processes are waiting too.",
     )
 
 
-def _buffer_remedy(f: Facts, have: int | None) -> str:
-    """Raise the default where it is small; restart auditd where its socket
-    is smaller than the default it would get now."""
-    system, wanted = f.system, f.limits.rmem_default
-    rmem = system.rmem_default if system else None
-    steps = []
-    if rmem is None or rmem < wanted:
-        steps.append(sysctl_rmem(f.limits))
-    if have is not None and have < max(rmem or 0, wanted):
-        steps.append(RESTART_AUDITD)
-    return " && ".join(steps) or sysctl_rmem(f.limits)
-
-
-def kernel_log_unreadable(f: Facts) -> Finding | None:
+@rule("kernel-log-unreadable")
+def kernel_log_unreadable(f: Facts) -> Found | None:
     error = f.system.kernel_log_error if f.system else None
     if not error:
         return None
-    return Finding(
-        "kernel-log-unreadable", "info", "Loss causes unknown: kernel log unreadable",
+    return Found(
+        "info", "Loss causes unknown: kernel log unreadable",
         f"{error[0].upper() + error[1:]}. The kernel says why it lost records "
         "(backlog limit exceeded, rate limit exceeded, a queue overflow) only in its log, "
         "so lost records are counted but their cause is not named.",
     )
+
+
+def _per_s(rate: float | None) -> str:
+    return "" if rate is None else f" ({rate:.1f}/s)"
+
+
+def _text(value: int | None) -> str:
+    return "unknown" if value is None else str(value)
