@@ -1,19 +1,18 @@
-"""Poll a source at a steady rate on a thread of its own, one poll in flight.
+"""The pace of the polls: when the next one is due, one poll in flight.
 
 A burst that fills the backlog for 150 ms between two screen refreshes is
 only seen by sampling faster than the screen; History then keeps the peak.
-The Monitor owns this loop's thread and decides what a silence means.
+The Sampler owns no thread: the Monitor's one thread asks it for a poll
+when `next_at` has come, and decides what a silence means.
 """
 
 from __future__ import annotations
 
-import os
-import select
-import threading
+import inspect
 import time
 from typing import Callable
 
-from auditop.core.errors import FATAL, AuditError, SendersHeld
+from auditop.core.errors import SendersHeld
 from auditop.core.model import Sample
 from auditop.core.source import Source
 
@@ -42,71 +41,38 @@ class Sampler:
         self.burst_period = min(self.period, 1.0 / burst_rate_hz)
         self._busy_until = float("-inf")
         self._clock = clock
-        self._stop = threading.Event()
-        # The pause between polls is a poll() on a pipe that stop() writes to
-        # (on this kind of VM Event.wait costs 100 us of CPU a call, this 60);
-        # the pipe lives while run() does.
-        self._wake_read = self._wake_write = -1
-        self._pause = select.poll()
-        self._pipe_lock = threading.Lock()
+        # A source whose poll can wait long (the kernel's) takes a callback
+        # it calls every moment it waits: the Monitor's thread keeps time then.
+        self._takes_waiting = "waiting" in inspect.signature(source.poll).parameters
+        self.next_at = clock()  # when the next poll is due (monotonic)
         self.in_flight_since: float | None = None  # monotonic start of the poll under way
         self.held: SendersHeld | None = None  # why the last poll could not be sent
         self.last: Sample | None = None
 
-    def run(self, deliver: Callable[[Sample], None],
-            fail: Callable[[BaseException], None]) -> None:
-        """Poll until stop(); blocking, so call it on a thread of its own.
-        An error no retry cures (not privileged, no audit), or a bug, goes to
-        `fail` and ends it. A poll that could not be sent because the kernel
-        holds every sender delivers nothing: the silence is the Monitor's."""
-        with self._pipe_lock:
-            if self._stop.is_set():
-                return
-            self._wake_read, self._wake_write = os.pipe()
-            self._pause.register(self._wake_read, select.POLLIN)
+    def poll(self, waiting: Callable[[], None] | None = None) -> Sample | None:
+        """One poll now; the next one is then due a period later (a burst's
+        period while the backlog is busy), never twice in a row to catch up.
+        None when the kernel holds every sender (`held` says so): the silence
+        is the Monitor's. An error no retry cures, or a bug, is raised."""
+        self.in_flight_since = self._clock()
         try:
-            self._loop(deliver, fail)
-        finally:
-            with self._pipe_lock:
-                self._pause.unregister(self._wake_read)
-                os.close(self._wake_read)
-                os.close(self._wake_write)
-                self._wake_read = self._wake_write = -1
-
-    def _loop(self, deliver: Callable[[Sample], None],
-              fail: Callable[[BaseException], None]) -> None:
-        next_at = self._clock()
-        while not self._stop.is_set():
-            self.in_flight_since = self._clock()
-            try:
+            if self._takes_waiting and waiting is not None:
+                sample = self.source.poll(waiting=waiting)
+            else:
                 sample = self.source.poll()
-                self.held = None
-            except SendersHeld as held:
-                sample, self.held = None, held
-            except FATAL as exc:
-                fail(exc)
-                return
-            except Exception as exc:  # noqa: BLE001 - a bug: reported as what it is
-                fail(exc)
-                return
-            finally:
-                self.in_flight_since = None
-            now = self._clock()
-            if sample is not None:
-                if _busy(sample, self.last):
-                    self._busy_until = now + BURST_HOLD
-                self.last = sample
-                deliver(sample)
-            period = self.burst_period if now < self._busy_until else self.period
-            # Keep the rate, but never poll twice in a row to catch up.
-            next_at = max(next_at + period, now)
-            self._pause.poll(max(0.0, next_at - self._clock()) * 1000)
-
-    def stop(self) -> None:
-        with self._pipe_lock:
-            self._stop.set()
-            if self._wake_write >= 0:
-                os.write(self._wake_write, b"x")  # wakes the pause; run() then ends
+            self.held = None
+        except SendersHeld as held:
+            sample, self.held = None, held
+        finally:
+            self.in_flight_since = None
+        now = self._clock()
+        if sample is not None:
+            if _busy(sample, self.last):
+                self._busy_until = now + BURST_HOLD
+            self.last = sample
+        period = self.burst_period if now < self._busy_until else self.period
+        self.next_at = max(self.next_at + period, now)
+        return sample
 
     def stalled_for(self) -> float:
         """Seconds the poll under way has taken so far (0 when none is)."""

@@ -28,7 +28,7 @@ import select
 import socket
 import threading
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from auditop.core.changes import SetAck
 from auditop.core.errors import (AuditError, InvalidValue, NoAnswer, SendersHeld,
@@ -127,12 +127,17 @@ class AuditClient:
 
     # -- public API -------------------------------------------------------
 
-    def get_status(self, timeout: float | None = None) -> AuditStatus:
+    def get_status(self, timeout: float | None = None,
+                   waiting: Callable[[], None] | None = None) -> AuditStatus:
+        """`waiting` is called every REAP_EVERY s while the answer is late
+        (the caller's clock goes on: the Monitor ticks); what it raises ends
+        the wait."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             seq, waiter, _ = self._request(wire.encode_get, wire.AUDIT_GET, reserved=False)
             try:
-                return wire.decode_status(self._wait(seq, waiter, timeout, deadline))
+                return wire.decode_status(self._wait(seq, waiter, timeout, deadline,
+                                                     waiting))
             except _SenderLost:
                 continue  # _wait raised it only with time left
 
@@ -250,12 +255,14 @@ class AuditClient:
         return seq, waiter, sender
 
     def _wait(self, seq: int, waiter: _Waiter, timeout: float | None,
-              deadline: float | None = None) -> wire.Message:
+              deadline: float | None = None,
+              waiting: Callable[[], None] | None = None) -> wire.Message:
         """Wait for request `seq`'s answer, reading the socket while no one
         else does (handing others' answers to them). _SenderLost when its
         sender died and time is left to ask again."""
         if deadline is None:
             deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        late_at = time.monotonic() + REAP_EVERY  # while another caller reads
         try:
             while not waiter.finished:
                 left = deadline - time.monotonic()
@@ -266,11 +273,14 @@ class AuditClient:
                 if self._reading.acquire(blocking=False):
                     try:
                         if not self._closed.is_set():
-                            self._read_until(waiter, deadline)
+                            self._read_until(waiter, deadline, waiting)
                     finally:
                         self._reading.release()
                 else:  # another caller reads; it hands us ours, or we take over
                     waiter.wait(min(left, 0.05))
+                    if waiting is not None and time.monotonic() >= late_at:
+                        late_at += REAP_EVERY
+                        waiting()
         finally:
             self._forget(seq)
         if not waiter.finished and self._closed.is_set():
@@ -289,7 +299,8 @@ class AuditClient:
             raise waiter.error
         return waiter.message
 
-    def _read_until(self, waiter: _Waiter, deadline: float) -> None:
+    def _read_until(self, waiter: _Waiter, deadline: float,
+                    waiting: Callable[[], None] | None = None) -> None:
         while not waiter.finished:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -297,6 +308,8 @@ class AuditClient:
             events = dict(self._poll.poll(min(left, REAP_EVERY) * 1000))
             if not events:
                 self._reap()  # a request this slow may have lost its sender
+                if waiting is not None:
+                    waiting()
                 continue
             if self._wake_read in events:
                 return  # closed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Callable
 
 from auditop.core.changes import SetAck
 from auditop.core.errors import FATAL, AuditError, SendersHeld
@@ -39,10 +40,12 @@ class LiveSource:
         self._conf: tuple[int | None, str] | None = None  # (pid, the auditd.conf it reads)
         self._log: AuditdLog | None = None  # auditd's log, followed from its end
 
-    def poll(self) -> Sample:
+    def poll(self, waiting: Callable[[], None] | None = None) -> Sample:
+        """One sample. `waiting` is called every moment the kernel's answer
+        is late (kernel/client.py): the Monitor's thread keeps time then."""
         start = time.monotonic()
         try:
-            status, error = self._client.get_status(), None
+            status, error = self._client.get_status(waiting=waiting), None
             self._last_pid = status.pid
             self._client.expect_hold(self._hold_seconds(status))
         except (SendersHeld, *FATAL):

@@ -20,7 +20,8 @@ The controls (pause, step, next / previous finding, speed, start / end) may
 be called from any thread: while the player runs they are queued to its
 thread, otherwise (tests) they run at once. Each publishes a Snapshot (and
 `state`, a frozen ReplayState); one that cannot do what was asked says why
-through `on_notice`.
+as a Notice. The player is a Feed (core/feed.py): connect() one sink, which
+receives the Snapshots, the Notices and the Failure that stops it.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from auditop.core.feed import Failure, Notice, Sink, Snapshot
 from auditop.core.findings import Finding
 from auditop.core.history import Window
-from auditop.core.monitor import WINDOWS_KEPT, Snapshot
+from auditop.core.monitor import WINDOWS_KEPT
 from auditop.sources.recording import WindowReader, problems_text, scan_recording
 from auditop.sources.replay_index import (NONE, ONSET, Index, as_window,
                                           replay_snapshot)
@@ -70,7 +72,7 @@ class ReplayState:
 
 class ReplayPlayer:
     """Plays a recording as Snapshots. open() first (raises NotARecording),
-    then attach() the callbacks and start(); or drive it by hand (tests):
+    then connect() a sink and start(); or drive it by hand (tests):
     index(), tick() and the controls."""
 
     def __init__(self, path: str | os.PathLike[str], *, speed: float = 1.0,
@@ -90,9 +92,7 @@ class ReplayPlayer:
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._on_snapshot: Callable[[Snapshot], None] | None = None
-        self._on_failure: Callable[[BaseException], None] | None = None
-        self._on_notice: Callable[[str], None] | None = None
+        self._sink: Sink | None = None
         self.failure: BaseException | None = None
         self._snapshot: Snapshot | None = None
         self.state: ReplayState | None = None
@@ -112,11 +112,10 @@ class ReplayPlayer:
         self._publish()
         return self._snapshot
 
-    def attach(self, on_snapshot: Callable[[Snapshot], None] | None = None,
-               on_failure: Callable[[BaseException], None] | None = None,
-               on_notice: Callable[[str], None] | None = None) -> None:
-        self._on_snapshot, self._on_failure = on_snapshot, on_failure
-        self._on_notice = on_notice
+    def connect(self, sink: Sink) -> None:
+        """Snapshots, notices and the failure that stops the player go to
+        `sink`, on the player's threads (or the caller's while none runs)."""
+        self._sink = sink
 
     def start(self) -> None:
         for target, name in ((self.index, "auditop-replay-index"),
@@ -226,8 +225,8 @@ class ReplayPlayer:
             except Exception as error:  # noqa: BLE001 - a bug here must reach the user as one
                 self.failure = error
                 self._stop.set()
-                if self._on_failure is not None:
-                    self._on_failure(error)
+                if self._sink is not None:
+                    self._sink(Failure(error))
                 else:
                     raise
         return run
@@ -253,8 +252,8 @@ class ReplayPlayer:
             run()
 
     def _notice(self, text: str) -> None:
-        if self._on_notice is not None:
-            self._on_notice(text)
+        if self._sink is not None:
+            self._sink(Notice(text))
 
     # -- moving -------------------------------------------------------------------------
 
@@ -395,7 +394,7 @@ class ReplayPlayer:
             paused=self._paused, problems=problems, first_problem=first)
         self._seq += 1
         self._snapshot = replay_snapshot(self._seq, self._shown, found)
-        if self._on_snapshot is not None:
-            self._on_snapshot(self._snapshot)
+        if self._sink is not None:
+            self._sink(self._snapshot)
 
 

@@ -38,6 +38,7 @@ AUDITD_PID = 812
 SOCKET_INODE = 40_000
 SMALL_RMEM = 212_992  # a fresh kernel's net.core.rmem_default
 HZ = 250  # Debian's CONFIG_HZ: backlog_wait_time 15000 is 60 s
+WAITING_EVERY = 0.25  # a blocked poll calls its `waiting` this often, as the live one does
 
 
 class ScriptedSource:
@@ -90,8 +91,10 @@ class ScriptedSource:
 
     # -- the Source protocol -----------------------------------------------------
 
-    def poll(self) -> Sample:
-        self._awake.wait()
+    def poll(self, waiting: Callable[[], None] | None = None) -> Sample:
+        while not self._awake.wait(WAITING_EVERY):  # blocked: as a silent kernel
+            if waiting is not None:
+                waiting()  # the Monitor keeps time, as the live source lets it
         with self._lock:
             step, self.polls = self.polls, self.polls + 1
             sample = self._script(step)

@@ -31,7 +31,7 @@ from textual.widgets import Footer, OptionList, Static
 
 from auditop.changelog import append_change
 from auditop.config import Settings
-from auditop.core import changes
+from auditop.core import changes, feed
 from auditop.core.changes import FIELD, NoProposal, Proposal
 from auditop.core.errors import AuditError, AuditLocked, NotPrivileged, as_audit_error
 from auditop.core.findings import DEFAULT, Finding, Thresholds
@@ -189,11 +189,7 @@ class AuditopApp(ModeActions, App[int]):
         if self._user_keymap:
             self.set_keymap(self._user_keymap)  # the footer and the help show these keys
         if self.player is not None:
-            self.player.attach(
-                on_snapshot=lambda snapshot: self.post_message(Snapshotted(snapshot)),
-                on_failure=lambda error: self.post_message(
-                    MonitorFailed(as_audit_error(error))),
-                on_notice=lambda text: self.post_message(Notice(text)))
+            self.player.connect(self._post_event)
             self.snapshot = self.player.snapshot()
             self._refresh_view()
             if self._autostart:
@@ -207,11 +203,9 @@ class AuditopApp(ModeActions, App[int]):
         if self._startup_error is not None:
             self._fatal(self._startup_error)
             return
-        self.monitor = Monitor(
-            self.source, interval=self._interval, rate_hz=self.sample_rate,
-            thresholds=self.thresholds,
-            on_snapshot=lambda snapshot: self.post_message(Snapshotted(snapshot)),
-            on_failure=lambda error: self.post_message(MonitorFailed(as_audit_error(error))))
+        self.monitor = Monitor(self.source, interval=self._interval,
+                               rate_hz=self.sample_rate, thresholds=self.thresholds)
+        self.monitor.connect(self._post_event)
         self.snapshot = self.monitor.add(self._preload)
         self._refresh_view()
         if self.demo is not None:
@@ -220,6 +214,15 @@ class AuditopApp(ModeActions, App[int]):
             self.monitor.start()
 
     # -- data in -----------------------------------------------------------------------
+
+    def _post_event(self, event: feed.Event) -> None:
+        """On the feed's thread: each event becomes a message."""
+        if isinstance(event, feed.Failure):
+            self.post_message(MonitorFailed(as_audit_error(event.error)))
+        elif isinstance(event, feed.Notice):
+            self.post_message(Notice(event.text))
+        else:
+            self.post_message(Snapshotted(event))
 
     @on(Snapshotted)
     def _on_snapshot(self, message: Snapshotted) -> None:

@@ -129,8 +129,10 @@ def test_auditd_up_unknown_without_status_or_system():
 def running():
     monitors = []
 
-    def start(source, **kwargs):
+    def start(source, sink=None, **kwargs):
         monitor = Monitor(source, rate_hz=50, **kwargs)
+        if sink is not None:
+            monitor.connect(sink)
         monitor.start()
         monitors.append(monitor)
         return monitor
@@ -208,7 +210,7 @@ def test_http_serves_metrics_and_stops_on_request(running):
 
 
 def test_http_ends_when_sampling_fails(running):
-    monitor = running(KnobSource(fail=NotPrivileged()), on_failure=lambda error: None)
+    monitor = running(KnobSource(fail=NotPrivileged()), sink=lambda event: None)
     stop, thread, _ = start_loop(exporter.run_http, monitor, "127.0.0.1", 0, hz=None)
     thread.join(5)
     assert not thread.is_alive() and isinstance(monitor.failure, NotPrivileged)

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditop import offline
+from auditop.core.feed import Notice
 from auditop.sources import recording
 from auditop.sources.recording import (MAX_COUNT, MAX_NUMBER, MAX_TIME, MAX_U32,
                                        NotARecording, Note, RecordedWindow, Skipped,
@@ -330,7 +331,8 @@ def test_replay_plays_every_window_whatever_the_values(tmp_path, lines, good, at
     expected = read_recording(path)
     player = ReplayPlayer(path, paused=True, clock=lambda: 0.0)
     notices: list[str] = []
-    player.attach(on_notice=notices.append)
+    player.connect(lambda event: notices.append(event.text)
+                   if isinstance(event, Notice) else None)
     player.open()
     player.index()
     state = player.state

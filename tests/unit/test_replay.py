@@ -12,6 +12,7 @@ import tracemalloc
 
 import pytest
 
+from auditop.core.feed import Notice, Snapshot
 from auditop.core.monitor import WINDOWS_KEPT
 from auditop.sources.recording import NotARecording, read_recording
 from auditop.sources.replay import MAX_PAUSE, SPEEDS, ReplayPlayer, as_window
@@ -65,7 +66,8 @@ def opened(path, **kwargs) -> tuple[ReplayPlayer, Clock, list[str]]:
     clock = Clock()
     player = ReplayPlayer(path, clock=clock, **kwargs)
     notices: list[str] = []
-    player.attach(on_notice=notices.append)
+    player.connect(lambda event: notices.append(event.text)
+                   if isinstance(event, Notice) else None)
     player.open()
     return player, clock, notices
 
@@ -292,11 +294,12 @@ def test_running_on_threads_posts_snapshots_and_stops(story):
     player = ReplayPlayer(story, speed=100.0)
     posted, done = [], threading.Event()
 
-    def take(snapshot):
-        posted.append(snapshot)
+    def take(event):
+        assert isinstance(event, Snapshot), event  # no notice, no failure
+        posted.append(event)
         if player.state.at_end:
             done.set()
-    player.attach(on_snapshot=take)
+    player.connect(take)
     player.open()
     player.start()
     try:
