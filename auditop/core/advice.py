@@ -26,7 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from auditop.core.history import Window, recent_loss_causes
-from auditop.core.memory import TYPICAL_RECORD_BYTES, format_bytes
+from auditop.core.memory import TYPICAL_RECORD_BYTES
+from auditop.core.text import bytes_text, seconds_text
 
 MAX_MEMORY_FRACTION = 0.1  # of MemTotal
 MAX_RECORDS_UNKNOWN_MEMORY = 2**20
@@ -48,10 +49,11 @@ class LimitAdvice:
 
     def derivation(self) -> str:
         """How the figure was reached, in one sentence."""
-        span = f"{self.windows} window{'s' if self.windows != 1 else ''}, {self.seconds:.1f} s"
+        span = (f"{self.windows} window{'s' if self.windows != 1 else ''}, "
+                f"{seconds_text(self.seconds)}")
         return (f"the worst episode seen ({span}): backlog peak {self.peak} + {self.lost} "
                 f"records lost = {self.needed}, rounded up to a power of two: {self.limit} "
-                f"(~{format_bytes(self.memory)} of kernel memory when full of typical "
+                f"(~{bytes_text(self.memory)} of kernel memory when full of typical "
                 "records)")
 
     def remedy(self) -> str | None:
@@ -59,7 +61,7 @@ class LimitAdvice:
         if self.too_big:
             return None
         return (f"auditctl -b {self.limit}   # peak {self.peak} + {self.lost} lost, "
-                f"rounded up; ~{format_bytes(self.memory)} when full")
+                f"rounded up; ~{bytes_text(self.memory)} when full")
 
 
 def power_of_two_above(need: int, current: int) -> int:

@@ -26,6 +26,8 @@ So a full pipeline can hold two or three times the main queue's figure.
 
 from __future__ import annotations
 
+from auditop.core.text import UNKNOWN, bytes_text
+
 SK_BUFF_BYTES = 256  # struct sk_buff (232 bytes) in its 256-byte slab object
 TYPICAL_RECORD_BYTES = 2048 + SK_BUFF_BYTES  # 2 KiB bucket, skb_shared_info inside
 LARGEST_RECORD_BYTES = 16384 + SK_BUFF_BYTES
@@ -45,26 +47,18 @@ def queues_capped(audit_boot_param: str | None) -> int:
     return 3 if audit_boot_param in ("1", "on") else 2
 
 
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
-
-
 def describe_backlog_memory(limit: int | None, queues: int | None = None) -> str:
     """The main queue's figure; with `queues` (queues_capped), what all the
     queues backlog_limit caps can hold together."""
     estimate = backlog_memory(limit)
     if estimate is None:
-        return "unbounded (backlog_limit 0 = unlimited)" if limit == 0 else "unknown"
+        return "unbounded (backlog_limit 0 = unlimited)" if limit == 0 else UNKNOWN
     typical, worst = estimate
-    text = (f"~{format_bytes(typical)} when full with typical records "
-            f"({TYPICAL_RECORD_BYTES} bytes each), up to {format_bytes(worst)} "
+    text = (f"~{bytes_text(typical)} when full with typical records "
+            f"({TYPICAL_RECORD_BYTES} bytes each), up to {bytes_text(worst)} "
             "with the largest")
     if queues is None:
         return text + "; the retry and hold queues can each hold as many"
     which = "retry and hold queues" if queues == 3 else "retry queue"
-    return (text + f"; with the {which} full too, ~{format_bytes(queues * typical)} "
-            f"(up to {format_bytes(queues * worst)})")
+    return (text + f"; with the {which} full too, ~{bytes_text(queues * typical)} "
+            f"(up to {bytes_text(queues * worst)})")

@@ -30,6 +30,7 @@ import platformdirs
 
 from auditop import paths
 from auditop.core.history import Window, u32_wrap_growth
+from auditop.core.text import elapsed_text
 
 # Default weights (ints as export/check.py's OK, WARNING, CRITICAL; no import
 # cycle: check.py imports this module).
@@ -164,24 +165,8 @@ def ago_text(seconds: float) -> str:
     """"4 min 12 s ago", "12 s ago", "2 h 3 min ago", "3 d 4 h ago"; a last
     check dated after now (the clock was set back) says so."""
     if seconds < 0:
-        return f"(dated {span_text(-seconds)} ahead of the clock now)"
-    return f"{span_text(seconds)} ago"
-
-
-def span_text(seconds: float) -> str:
-    if seconds < 10:
-        return f"{seconds:.1f} s".replace(".0 s", " s")
-    whole = round(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    return f"{secs} s"
+        return f"(dated {elapsed_text(-seconds)} ahead of the clock now)"
+    return f"{elapsed_text(seconds)} ago"
 
 
 def to_json(state: CheckState) -> str:

@@ -28,6 +28,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol, Sequence, TextIO
 
+from auditop.core.text import (clock_text, count_text, day_text, number_text, short_number,
+                               stamp_text)
+
 MIN_WIDTH, MIN_HEIGHT = 40, 12
 PANEL_LINES = 3  # a panel's legend line, time axis and clock labels, besides its rows
 
@@ -88,8 +91,8 @@ def plot_text(windows: Sequence[PlotWindow | PlotPoint], width: int = 80, height
     if len(points) == 1 or end <= start:
         only = points[-1]
         return (f"auditop: nothing to plot over time: {len(points)} window(s) at "
-                f"{_clock(only.time)}, backlog peak {_value(only.backlog_peak)} of limit "
-                f"{_value(_limit(only))}, {_value(only.lost_per_s)} lost/s")
+                f"{clock_text(only.time)}, backlog peak {count_text(only.backlog_peak)} of limit "
+                f"{count_text(_limit(only))}, {number_text(only.lost_per_s)} lost/s")
     times = [p.time for p in points]
     limits = [_limit(p) or None for p in points]  # 0 is unlimited: no limit to draw
     known = sorted({limit for limit in limits if limit})
@@ -273,7 +276,7 @@ def _ticks(start: float, end: float, plot_width: int) -> dict[int, str]:
     ticks = {}
     for i in range(count):
         column = round(i * (plot_width - 1) / (count - 1))
-        ticks[column] = _clock(start + span * column / plot_width)
+        ticks[column] = clock_text(start + span * column / plot_width)
     return ticks
 
 
@@ -291,7 +294,7 @@ def _changes(limits: Sequence[int | None]) -> str:
 def _exact(value: float) -> str:
     """A tick value as it is: 400k and 2.5k where that is exact, 8192 whole
     (never 8.19k); to 3 digits only what is neither (a fraction, 1.2M + 1)."""
-    short = _si(value)
+    short = short_number(value)
     for suffix, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if short.endswith(suffix):
             if float(short[:-1]) * size == value:
@@ -300,17 +303,6 @@ def _exact(value: float) -> str:
     if value == int(value) and abs(value) < 10_000_000:
         return str(int(value))
     return short
-
-
-def _si(value: float) -> str:
-    for divisor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= divisor:
-            return f"{value / divisor:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def _clock(epoch: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch))
 
 
 def _limit(window: PlotWindow | PlotPoint) -> int | None:
@@ -322,18 +314,11 @@ def _limit(window: PlotWindow | PlotPoint) -> int | None:
 
 def _title(start: float, end: float, limited: bool, room: int) -> str:
     """The longest of a few titles that fits in `room` columns."""
-    local = time.localtime(start)
-    day = time.strftime("%Y-%m-%d", local)
-    same_day = day == time.strftime("%Y-%m-%d", time.localtime(end))
-    until = _clock(end) if same_day else time.strftime("%Y-%m-%d %H:%M:%S",
-                                                       time.localtime(end))
-    span = f"{day} {_clock(start)} to {until} {time.strftime('%Z', local)}"
+    day = day_text(start)
+    until = clock_text(end) if day == day_text(end) else stamp_text(end)
+    span = f"{day} {clock_text(start)} to {until} {time.strftime('%Z', time.localtime(start))}"
     what = "backlog peak vs limit" if limited else "backlog peak (no limit known)"
-    for candidate in (f"{what}, {span}", f"{what}, {day} {_clock(start)}", what):
+    for candidate in (f"{what}, {span}", f"{what}, {day} {clock_text(start)}", what):
         if len(candidate) <= room:
             return candidate
     return "backlog"
-
-
-def _value(value: float | None) -> str:
-    return "?" if value is None else _si(value)

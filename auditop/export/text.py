@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import textwrap
-import time
 
 from auditop.core.drift import SettingChange
 from auditop.core.findings import Finding
 from auditop.core.findings.auditd import plugin_queue_parts
 from auditop.core.findings.settings import change_text
 from auditop.core.history import Window
-from auditop.core.memory import describe_backlog_memory, format_bytes, queues_capped
+from auditop.core.memory import describe_backlog_memory, queues_capped
 from auditop.core.losses import causes_text
 from auditop.core.model import FAILURE_MODES, AuditStatus, SystemInfo
-from auditop.core.units import jiffies_text, rate_number, wait_rate_text
+from auditop.core.text import (UNKNOWN, bytes_text, count_text, jiffies_text, rate_text,
+                               seconds_text, share_text, stamp_text, wait_rate_text)
 
 ENABLED_MODES = {0: "disabled", 1: "enabled", 2: "enabled, locked"}
-
-
-def _value(value: object, suffix: str = "") -> str:
-    return "absent" if value is None else f"{value}{suffix}"
 
 
 def _hz_source(source: str | None) -> str:
@@ -29,10 +25,6 @@ def _hz_source(source: str | None) -> str:
     return f"; HZ {source}" if source.startswith("measured") else f"; HZ from {source}"
 
 
-def _rate(value: float | None) -> str:
-    return "?" if value is None else f"{rate_number(value)}/s"  # 0.4/s, never 0/s
-
-
 def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
                  state_request: str | None = None) -> list[tuple[str, str]]:
     """(label, text) rows shared by the text summary. `state_request`: what
@@ -40,10 +32,11 @@ def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
     status: AuditStatus = window.status
     system: SystemInfo = window.system or SystemInfo()
     rows = [
-        ("audit", f"{_value(status.enabled)} ({ENABLED_MODES.get(status.enabled, '?')})"
-                  f"   failure {_value(status.failure)} "
-                  f"({FAILURE_MODES.get(status.failure, '?')})"
-                  f"   rate_limit {_value(status.rate_limit)}"),
+        ("audit", f"{count_text(status.enabled)} "
+                  f"({ENABLED_MODES.get(status.enabled, UNKNOWN)})"
+                  f"   failure {count_text(status.failure)} "
+                  f"({FAILURE_MODES.get(status.failure, UNKNOWN)})"
+                  f"   rate_limit {count_text(status.rate_limit)}"),
     ]
     auditd = system.auditd
     if status.pid:
@@ -53,34 +46,33 @@ def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
     else:
         rows.append(("auditd", "no daemon registered (pid 0)"))
     limit = status.backlog_limit
-    use = f" ({100 * window.backlog_peak / limit:.0f}% at peak)" \
-        if limit and window.backlog_peak is not None else ""
-    rows.append(("backlog", f"{_value(status.backlog)} now, peak "
-                            f"{_value(window.backlog_peak)} / limit "
-                            f"{'unlimited' if limit == 0 else _value(limit)}{use}"
-                            f" over {window.seconds:.1f} s"))
+    share = share_text(window.backlog_peak, limit)
+    use = f" ({share} at peak)" if share else ""
+    rows.append(("backlog", f"{count_text(status.backlog)} now, peak "
+                            f"{count_text(window.backlog_peak)} / limit "
+                            f"{'unlimited' if limit == 0 else count_text(limit)}{use}"
+                            f" over {seconds_text(window.seconds)}"))
     causes = (f"; lost: {causes_text(window.loss_causes)} (kernel log, "
               f"{sum(n for _, n in window.loss_causes)} messages, not records)"
               if window.loss_causes else "")
     printed = (f"; {window.records_printed} records printed to the kernel log instead of "
                "reaching auditd (not counted in lost)" if window.records_printed else "")
-    rows.append(("lost", f"{_value(status.lost)} total, {_rate(window.lost_per_s)}"
-                         f" over {window.lost_seconds:.1f} s{causes}{printed}"))
+    rows.append(("lost", f"{count_text(status.lost)} total, {rate_text(window.lost_per_s)}"
+                         f" over {seconds_text(window.lost_seconds)}{causes}{printed}"))
     hz = system.hz
     rows.append(("waiting", f"backlog_wait_time {jiffies_text(status.backlog_wait_time, hz)}"
                             f", waited {jiffies_text(status.backlog_wait_time_actual, hz)} "
                             f"in all ({wait_rate_text(window.wait_per_s, hz)})"
                             f"{_hz_source(system.hz_source)}"))
     rmem = " ".join(
-        f"{name} {format_bytes(value) if value is not None else '?'}"
+        f"{name} {bytes_text(value)}"
         for name, value in (("rmem_default", system.rmem_default),
                             ("rmem_max", system.rmem_max)))
     sock = system.auditd_socket
     if sock is not None:
-        buffer = (f"buffer {format_bytes(sock.rcvbuf)}" if sock.rcvbuf is not None
-                  else "buffer unknown")
-        sock_text = (f"   auditd socket {buffer}, queue {format_bytes(sock.rmem)}, drops "
-                     f"{sock.drops} ({_rate(window.netlink_drops_per_s)})")
+        sock_text = (f"   auditd socket buffer {bytes_text(sock.rcvbuf)}, queue "
+                     f"{bytes_text(sock.rmem)}, drops {sock.drops} "
+                     f"({rate_text(window.netlink_drops_per_s)})")
     else:
         sock_text = ""
     rows.append(("netlink", rmem + sock_text))
@@ -90,9 +82,9 @@ def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
         rows.append(("kernel log", system.kernel_log_error))
     if system.multicast_readers:
         rows.append(("readers", ", ".join(
-            f"portid {r.portid} queue {format_bytes(r.rmem)} drops {r.drops}"
+            f"portid {r.portid} queue {bytes_text(r.rmem)} drops {r.drops}"
             for r in system.multicast_readers)))
-    mem = f" (MemTotal {format_bytes(system.mem_total)})" if system.mem_total else ""
+    mem = f" (MemTotal {bytes_text(system.mem_total)})" if system.mem_total else ""
     rows.append(("memory", describe_backlog_memory(limit, queues_capped(system.boot.audit))
                  + mem))
     conf = system.config
@@ -121,7 +113,7 @@ def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
                              f"audit_backlog_limit={boot.audit_backlog_limit}"))
     if window.held_senders:
         rows.append(("throttled", f"the kernel held auditop's senders up to "
-                                  f"{window.held_for:.1f} s (backlog over its limit); "
+                                  f"{seconds_text(window.held_for)} (backlog over its limit); "
                                   "the values above are real"))
     return rows
 
@@ -129,8 +121,7 @@ def status_lines(window: Window, changes: tuple[SettingChange, ...] = (),
 def status_text(window: Window, findings: list[Finding], width: int = 80,
                 changes: tuple[SettingChange, ...] = (), state_request: str | None = None
                 ) -> str:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(window.end))
-    out = [f"auditop status  {stamp}", ""]
+    out = [f"auditop status  {stamp_text(window.end)}", ""]
     out += [f"{label:<12}{text}" for label, text in status_lines(window, changes,
                                                                     state_request)]
     out += ["", f"findings: {len(findings) or 'none'}"]

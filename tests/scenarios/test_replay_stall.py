@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 
+from auditop.core.text import clock_text, rate_text
 from auditop.sources.replay import ONSET, ReplayPlayer
 from auditop.tui.app import AuditopApp
 from auditop.tui.widgets.findings import FindingsList
-from auditop.tui.widgets.summary import Summary, TitleBar, _rate, clock_text
+from auditop.tui.widgets.summary import Summary, TitleBar
 from tests.scenarios.lab import LAB_BACKLOG_LIMIT, between, ids
 
 FLOOD_S = 3.0
@@ -72,10 +73,10 @@ async def test_a_recorded_stall_replays_with_the_files_numbers(lab, tmp_path):
         summary = app.query_one(Summary).render().plain
         assert window["backlog_peak"] >= LAB_BACKLOG_LIMIT
         assert f"peak {window['backlog_peak']} " in summary
-        assert f"LOST {status['lost']} (+{_rate(window['lost_per_s'])})" in summary
+        assert f"LOST {status['lost']} (+{rate_text(window['lost_per_s'])})" in summary
         assert "STOPPED" in summary or line["system"]["auditd"]["state"] != "T"
         drops = line["system"]["auditd"]["netlink_drops"]
-        assert f"drops {drops} ({_rate(window['netlink_drops_per_s'])})" in summary
+        assert f"drops {drops} ({rate_text(window['netlink_drops_per_s'])})" in summary
         shown = [f.title for f in app.query_one(FindingsList).findings]
         assert shown == [f["title"] for f in line["findings"]]
         await pilot.press("shift+right")

@@ -16,8 +16,9 @@ from auditop.tui.screens.confirm import proposal_content
 from auditop.tui.screens.fatal import fatal_content
 from auditop.tui.screens.help import help_content
 from auditop.tui.view import View, build_view
+from auditop.core.text import short_number as compact
 from auditop.tui.widgets.charts import (LABEL_WIDTH, NO_DATA, backlog_chart, bars,
-                                        chart_content, charts_content, compact, lost_chart)
+                                        chart_content, charts_content, lost_chart)
 from auditop.tui.widgets.findings import NO_FINDINGS, finding_detail, findings_text
 from auditop.tui.widgets.summary import banner_content, flow, summary_content, title_content
 
@@ -68,7 +69,7 @@ def test_burst_shows_at_the_limit():
 
 def test_lost_chart_shows_its_scale():
     text = chart_content(lost_chart(view_of("overflow", 12)), 80, 2).plain
-    assert "lost/s  now 1.7k" in text and "full = " in text
+    assert "lost/s  now 1.69k" in text and "full = " in text
 
 
 def marked_view(marked: int = 20):
@@ -141,7 +142,7 @@ def test_summary_healthy():
     assert "enabled 1 (on)" in text and "failure 1 (printk)" in text
     assert "auditd 812 running" in text
     assert "/ 8192" in text and "lost 0" in text
-    assert "auditd rcvbuf 8.0 MiB" in text and "queue 8.2 KiB" in text
+    assert "auditd rcvbuf 8.0 MiB" in text and "queue 8 KiB" in text
     assert "rmem_default" not in text  # the same as auditd's buffer: said once
     assert "backlog_wait_time 240 s (60000 j)" in text  # HZ 250
 

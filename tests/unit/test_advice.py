@@ -62,10 +62,10 @@ def test_the_worst_episode_is_peak_plus_lost_rounded_up():
     assert advice.needed == 165 and advice.limit == 256
     assert advice.memory == 256 * TYPICAL_RECORD_BYTES and not advice.too_big
     assert advice.derivation() == (
-        "the worst episode seen (1 window, 1.0 s): backlog peak 65 + 100 records lost = 165, "
-        "rounded up to a power of two: 256 (~576.0 KiB of kernel memory when full of "
+        "the worst episode seen (1 window, 1 s): backlog peak 65 + 100 records lost = 165, "
+        "rounded up to a power of two: 256 (~576 KiB of kernel memory when full of "
         "typical records)")
-    assert advice.remedy() == "auditctl -b 256   # peak 65 + 100 lost, rounded up; ~576.0 KiB when full"
+    assert advice.remedy() == "auditctl -b 256   # peak 65 + 100 lost, rounded up; ~576 KiB when full"
 
 
 def test_an_episode_spans_consecutive_windows():

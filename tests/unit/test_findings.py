@@ -254,7 +254,7 @@ def test_rmem_default_small_mentions_a_small_rmem_max():
 
 def test_lost_increasing_gives_the_numbers():
     finding = findings(growing("lost", 2))["lost-increasing"]
-    assert "dropped 18 audit records in the last 0.9 s (20.0/s)" in finding.detail
+    assert "dropped 18 audit records in the last 0.9 s (20/s)" in finding.detail
     assert "counter is now 18" in finding.detail
 
 
@@ -304,7 +304,7 @@ def test_netlink_drops_explain_the_retry_queue_and_the_socket_buffer():
     finding = findings(samples)["netlink-drops"]
     assert "retry queue" in finding.detail
     assert "auditd's socket has 212992 bytes (208 KiB)" in finding.detail
-    assert "10.0 times per second" in finding.detail
+    assert "10 times per second" in finding.detail
     assert finding.remedy == ("sysctl -w net.core.rmem_default=8388608 && "
                               "systemctl restart auditd")
     unknown = with_buffers(212992, None)

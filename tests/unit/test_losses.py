@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from auditop.core.history import History, recent_loss_causes
 from auditop.core.losses import CAUSES, RECENT_SECONDS, add_causes, cause_label, causes_text
-from auditop.core.units import jiffies_seconds, jiffies_text, seconds_text, wait_rate_text
+from auditop.core.text import jiffies_seconds, jiffies_text, seconds_text, wait_rate_text
 from tests.unit.builders import feed, make_sample
 
 
@@ -71,7 +71,7 @@ def test_a_window_without_a_message_takes_the_cause_named_just_before():
     (1, 250, "1 jiffy (4 ms at HZ 250)"),
     (150000, 250, "150000 jiffies (10 min at HZ 250)"),
     (15000, None, "15000 jiffies (HZ unknown)"),
-    (None, 250, "unknown"),
+    (None, 250, "?"),
 ])
 def test_jiffies_text(jiffies, hz, text):
     assert jiffies_text(jiffies, hz) == text
@@ -84,4 +84,4 @@ def test_seconds_and_rates():
         "0 s", "40 ms", "0.6 s", "2.5 s", "60 s", "2.0 h"]
     assert wait_rate_text(500.0, 250) == "2 s asleep per second"
     assert wait_rate_text(150.0, None) == "150 jiffies per second (HZ unknown)"
-    assert wait_rate_text(None, 250) == "unknown"
+    assert wait_rate_text(None, 250) == "?"

@@ -61,7 +61,7 @@ def test_status_text_gives_seconds_the_buffer_and_the_cause():
     text = status_text(window, found)
     assert "backlog_wait_time 15000 jiffies (60 s at HZ 250)" in text
     assert "waited 2250 jiffies (9 s at HZ 250) in all" in text
-    assert "auditd socket buffer 208.0 KiB, queue 0 B" in text
+    assert "auditd socket buffer 208 KiB, queue 0 B" in text
     assert "lost: backlog limit exceeded (kernel log, 2 messages, not records)" in text
 
 
@@ -70,7 +70,7 @@ def test_status_text_says_when_the_buffer_is_unknown_and_the_log_unreadable():
                           kernel_log_error="no kernel log device here")
     window, found = one_window(stall(system))
     text = status_text(window, found)
-    assert "auditd socket buffer unknown" in text
+    assert "auditd socket buffer ?" in text
     assert "auditd's real buffer unknown: no netlink sock_diag here" in text
     assert "kernel log  no kernel log device here" in text
 

@@ -9,7 +9,7 @@ import pytest
 
 from auditop.core.findings import evaluate
 from auditop.core.history import History
-from auditop.core.units import rate_number, seconds_text, wait_rate_text
+from auditop.core.text import rate_number, seconds_text, wait_rate_text
 from auditop.export.text import status_text
 from tests.unit.builders import HEALTHY_SYSTEM, make_sample
 
@@ -47,7 +47,7 @@ def test_status_writes_slow_rates_as_they_are():
     _, window = slow_window()
     assert window.lost_per_s == pytest.approx(0.4)
     text = status_text(window, [])
-    assert "lost        4 total, 0.4/s over 10.0 s" in text
+    assert "lost        4 total, 0.4/s over 10 s" in text
     assert "drops 2 (0.2/s)" in text
     assert "(0.4 ms asleep per second)" in text
     assert "0/s" not in text
@@ -60,7 +60,7 @@ def test_the_wait_finding_writes_a_slow_rate_as_it_is():
 
 
 def test_chart_labels_never_write_a_nonzero_rate_as_zero():
-    from auditop.tui.widgets.charts import compact
+    from auditop.core.text import short_number as compact
     assert compact(0.04) == "0.04" and compact(0.4) == "0.4" and compact(0) == "0"
     assert compact(1600) == "1.6k"
 

@@ -4,11 +4,9 @@ from auditd.conf and its state report) and its logging suspended."""
 
 from __future__ import annotations
 
-import time
-
 from auditop.core.findings.base import Facts, Found, Severity, rule
 from auditop.core.model import AuditdConfig, AuditdState
-
+from auditop.core.text import clock_text, count_text, seconds_text, share_text
 
 
 @rule("auditd-not-running")
@@ -145,7 +143,7 @@ def _age(state: AuditdState, now: float | None) -> str:
 
 def _old(state: AuditdState, now: float | None) -> str:
     """How old the report is, in whole seconds."""
-    return f"{max((now or state.mtime) - state.mtime, 0):.0f} s"
+    return seconds_text(round(max((now or state.mtime) - state.mtime, 0)))
 
 
 def queue_size(state: AuditdState | None, config: AuditdConfig | None) -> int | None:
@@ -172,7 +170,7 @@ def plugin_queue_filling(f: Facts) -> Found | None:
     return Found(
         "warning", "auditd's plugin queue is filling",
         f"auditd's queue to {_plugins(config)} holds {depth} of {size} events "
-        f"({100 * depth / size:.0f}%)"
+        f"({share_text(depth, size)})"
         + (f", at most {most} so far" if most is not None else "")
         + f" ({_age(state, f.now)}). The plugins read slower than records arrive; when the "
         f"queue is full auditd does what overflow_action says ({action}): drop the event "
@@ -237,21 +235,14 @@ def plugin_queue_parts(state: AuditdState | None, config: AuditdConfig | None,
         return [("no fresh state report", "")]
     size = queue_size(state, config)
     depth = state.plugin_queue_depth
-    fill = (f" ({100 * depth / size:.0f}%)" if depth is not None and size else "")
+    share = share_text(depth, size)
+    fill = f" ({share})" if share else ""
     level = "warning" if depth is not None and size and depth > size / 2 else ""
-    parts = [(f"queue {_n(depth)} / {_n(size)}{fill}", level),
-             (f"max used {_n(state.plugin_queue_max_depth)}", "")]
+    parts = [(f"queue {count_text(depth)} / {count_text(size)}{fill}", level),
+             (f"max used {count_text(state.plugin_queue_max_depth)}", "")]
     if state.plugin_queue_overflow:
         parts.append(("OVERFLOWED", "warning"))
     if state.logging_suspended:
         parts.append(("logging SUSPENDED", "error"))
     parts.append((f"report {_old(state, now)} old", ""))
     return parts
-
-
-def clock_text(seconds: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(seconds))
-
-
-def _n(value: object) -> str:
-    return "?" if value is None else str(value)

@@ -9,6 +9,7 @@ from typing import Callable, Literal, NamedTuple
 
 from auditop.core.history import History, Window
 from auditop.core.model import AuditStatus, SystemInfo
+from auditop.core.text import count_text, share_text
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
@@ -96,11 +97,7 @@ def rule(finding_id: str) -> Callable[[Callable[[Facts], Found | None]], Rule]:
 def fill(backlog: int | None, limit: int | None) -> str:
     """"65 of the limit 64 (102%)": a backlog against its limit, in a sentence."""
     if backlog is None or limit is None:
-        return f"{_text(backlog)} of the limit {_text(limit)}"
+        return f"{count_text(backlog)} of the limit {count_text(limit)}"
     if limit == 0:
         return f"{backlog} (limit 0: unlimited)"
-    return f"{backlog} of the limit {limit} ({100 * backlog / limit:.0f}%)"
-
-
-def _text(value: int | None) -> str:
-    return "unknown" if value is None else str(value)
+    return f"{backlog} of the limit {limit} ({share_text(backlog, limit)})"

@@ -9,8 +9,8 @@ from auditop.core.findings.base import Facts, Found, Severity, fill, rule
 from auditop.core.history import forecast_seconds_to_full, recent_loss_causes
 from auditop.core.losses import (NOT_READING, RECENT_SECONDS, Causes, cause_label,
                                   causes_text, dominant_cause)
-from auditop.core.units import jiffies_text, rate_number, wait_rate_text
-
+from auditop.core.text import (count_text, jiffies_text, rate_number, rate_text, seconds_text,
+                               wait_rate_text)
 
 
 @rule("lost-increasing")
@@ -25,7 +25,8 @@ def lost_increasing(f: Facts) -> Found | None:
         named = causes_text(causes)
         title += f" ({named})"
         messages = sum(count for _, count in causes)
-        when = "in this window" if ago == 0 else f"{ago:.0f} s before this window ended"
+        when = ("in this window" if ago == 0
+                else f"{seconds_text(round(ago))} before this window ended")
         hidden = (f", and suppressed {window.loss_suppressed} more"
                   if window.loss_suppressed else "")
         why = (f"lost: {named}. The kernel log said so {when} ({messages} "
@@ -36,13 +37,15 @@ def lost_increasing(f: Facts) -> Found | None:
         why = f"The cause is unknown: {f.system.kernel_log_error}."
     else:
         watched = min(RECENT_SECONDS, window.end - f.history.windows[0].start)
-        why = (f"No kernel log message named a cause in the last {watched:.0f} s (with "
+        why = ("No kernel log message named a cause in the last "
+               f"{seconds_text(round(watched))} (with "
                "failure 0 the kernel prints none, and it rate-limits the others; "
                "`dmesg | grep audit` shows what it printed before).")
+    per_s = f" ({rate_text(window.lost_per_s)})" if window.lost_per_s is not None else ""
     detail = (
         f"The kernel dropped {window.lost} audit records in the last "
-        f"{window.lost_seconds:.1f} s{_per_s(window.lost_per_s)}; its lost counter is now "
-        f"{_text(total)}. A lost record is gone for good: the audit trail has a hole. {why}")
+        f"{seconds_text(window.lost_seconds)}{per_s}; its lost counter is now "
+        f"{count_text(total)}. A lost record is gone for good: the audit trail has a hole. {why}")
     advice_text, remedy = _loss_remedy(f, causes)
     return Found("critical", title, detail + advice_text, remedy)
 
@@ -72,11 +75,12 @@ def _rate_limit_advice(f: Facts) -> tuple[str, str | None]:
     produced = rate + (lost_per_s or 0.0)
     suggested = power_of_two_above(int(produced + 0.999), rate)
     return (f" The kernel dropped them at its rate limit (rate_limit {rate} records/s): the "
-            f"rules produce about {produced:.0f} records/s. No backlog_limit changes that. "
+            f"rules produce about {rate_number(produced)} records/s. No backlog_limit changes "
+            "that. "
             f"Raise the rate limit above what the rules produce ({suggested}), remove it "
             "(`auditctl -r 0`) if auditd and the backlog can take the flow, or narrow the "
             "rules that produce most (`aureport --summary -k`)."), (
-        f"auditctl -r {suggested}   # rate_limit {rate} + {lost_per_s or 0:.0f}/s lost, "
+        f"auditctl -r {suggested}   # rate_limit {rate} + {rate_text(lost_per_s or 0.0)} lost, "
         "rounded up")
 
 
@@ -144,7 +148,8 @@ def backlog_high(f: Facts) -> Found | None:
     else:
         return None
     forecast = forecast_seconds_to_full(f.history)
-    trend = f" At this trend it reaches the limit in about {forecast:.0f} s." if forecast else ""
+    trend = (f" At this trend it reaches the limit in about {seconds_text(round(forecast))}."
+             if forecast else "")
     wait = f.status.backlog_wait_time if f.status else None
     advice_text, remedy = _limit_advice(f) if peak >= limit or logged else ("", None)
     between = (f" That was its highest sample: the kernel logged \""
@@ -199,7 +204,8 @@ def kernel_throttling(f: Facts) -> Found | None:
     budget = f.status.backlog_wait_time if f.status else None
     return Found(
         "warning", "Kernel is holding processes that talk to audit",
-        f"The kernel has held auditop's requests asleep for up to {held:.1f} s: since 5.17 it "
+        f"The kernel has held auditop's requests asleep for up to {seconds_text(held)}: since "
+        "5.17 it "
         "makes every process that sends it an audit request sleep up to backlog_wait_time "
         f"({jiffies_text(budget, f.hz)}) while the backlog is over its limit, and audited "
         "processes wait the same way. auditop's numbers are real all the same: the kernel "
@@ -242,7 +248,7 @@ def kernel_not_answering(f: Facts) -> Found | None:
         return None
     return Found(
         "warning",
-        f"Kernel not answering for {f.history.silent_seconds:.0f} s",
+        f"Kernel not answering for {seconds_text(round(f.history.silent_seconds))}",
         f"The kernel has not answered auditop's status request ({latest.error}). On kernels "
         "5.17 and later any process that talks to audit while the backlog is over its limit "
         "is made to sleep up to backlog_wait_time, auditop included: a silent kernel usually "
@@ -262,10 +268,3 @@ def kernel_log_unreadable(f: Facts) -> Found | None:
         "so lost records are counted but their cause is not named.",
     )
 
-
-def _per_s(rate: float | None) -> str:
-    return "" if rate is None else f" ({rate:.1f}/s)"
-
-
-def _text(value: int | None) -> str:
-    return "unknown" if value is None else str(value)

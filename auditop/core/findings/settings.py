@@ -4,13 +4,11 @@ off, the rate limit, and a setting changed underneath auditop (drift)."""
 
 from __future__ import annotations
 
-import time
-
 from auditop.core.drift import (DEMO_ACTOR, KEEP_SECONDS, SettingChange, actor_details,
                                 actor_text, current, now_critical)
 from auditop.core.findings.base import Facts, Found, fill, rule
 from auditop.core.model import FAILURE_MODES, AuditdLogReading, AuditStatus
-
+from auditop.core.text import clock_text, seconds_text
 
 
 @rule("failure-panic")
@@ -160,7 +158,7 @@ def setting_changed(f: Facts) -> Found | None:
               "the -e, -f, -b, -r and --backlog_wait_time lines in /etc/audit/rules.d/) lasts "
               "until reboot or the next reload. "
               + " ".join(dangers)
-              + f" (Shown for {KEEP_SECONDS / 60:.0f} minutes after the change.)")
+              + f" (Shown for {seconds_text(KEEP_SECONDS)} after the change.)")
     path = log.path if log is not None else None
     remedy = "ausearch -m CONFIG_CHANGE -i -ts recent" + (
         f" -if {path}" if path and path != DEFAULT_LOG else "")
@@ -225,7 +223,3 @@ def change_text(change: SettingChange, when: bool = True,
     later = f", now {value}" if value != change.new else ""
     return (f"{change.field} changed {change.old} -> {change.new}{at}"
             f"{by or ', not by auditop'}{later}")
-
-
-def clock_text(seconds: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(seconds))

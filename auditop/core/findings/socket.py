@@ -4,7 +4,7 @@ smaller than bursts need."""
 from __future__ import annotations
 
 from auditop.core.findings.base import Facts, Found, Thresholds, rule
-
+from auditop.core.text import exact_bytes_text, rate_number
 
 
 RESTART_AUDITD = "systemctl restart auditd"
@@ -30,11 +30,12 @@ def netlink_drops(f: Facts) -> Found | None:
     have = sock.rcvbuf if sock else None
     small = have < f.limits.rmem_default if have is not None else (
         rmem is not None and rmem < f.limits.rmem_default)
-    buffer = (f"auditd's socket has {_bytes_text(have)}" if have is not None
-              else f"net.core.rmem_default is {_bytes_text(rmem)}")
+    buffer = (f"auditd's socket has {exact_bytes_text(have)}" if have is not None
+              else f"net.core.rmem_default is {exact_bytes_text(rmem)}")
     return Found(
         "warning", "auditd's socket is overrun",
-        f"The kernel found auditd's netlink socket full {rate:.1f} times per second in the last "
+        f"The kernel found auditd's netlink socket full {rate_number(rate)} times per second in "
+        "the last "
         "window (Drops in /proc/net/netlink). kauditd puts each such record on its retry queue "
         "(up to backlog_limit of them; beyond that it is lost as \"kauditd retry queue "
         f"overflow\") and sends it again. {_after_retries(f)} auditd is reading slower than "
@@ -75,13 +76,14 @@ def rmem_default_small(f: Facts) -> Found | None:
             return None
         pid = f.status.pid if f.status and f.status.pid else sock.portid
         if rmem is not None and rmem > have:
-            now = (f"net.core.rmem_default is {_bytes_text(rmem)} now, but a socket's buffer "
-                   "is fixed when the socket is made: the running auditd (pid "
-                   f"{pid}) still has {_bytes_text(have)}. A restart of auditd is needed for "
-                   "the new default to reach it.")
+            now = (f"net.core.rmem_default is {exact_bytes_text(rmem)} now, but a socket's "
+                   "buffer is fixed when the socket is made: the running auditd (pid "
+                   f"{pid}) still has {exact_bytes_text(have)}. A restart of auditd is needed "
+                   "for the new default to reach it.")
         else:
             now = (f"auditd's netlink socket (pid {pid}) has a receive buffer of "
-                   f"{_bytes_text(have)} (read with sock_diag, `rb` in `ss -f netlink -m`): "
+                   f"{exact_bytes_text(have)} (read with sock_diag, `rb` in "
+                   "`ss -f netlink -m`): "
                    "auditd asks for no size, so it got net.core.rmem_default when it started.")
     else:
         if rmem is None or rmem >= wanted:
@@ -90,19 +92,19 @@ def rmem_default_small(f: Facts) -> Found | None:
                    if system.sock_diag_error else "")
         running = sock is not None
         now = (f"auditd asks for no buffer size, so its netlink socket gets "
-               f"net.core.rmem_default = {_bytes_text(rmem)}"
+               f"net.core.rmem_default = {exact_bytes_text(rmem)}"
                + (", if it started after that was set" if running else
                   " when it starts") + f"{unknown}.")
     capped = (
-        f" net.core.rmem_max is {_bytes_text(system.rmem_max)}: it caps programs that ask for "
-        "a buffer with SO_RCVBUF, but rmem_default is used as is, so raising rmem_default is "
-        "enough for auditd; raise rmem_max too for readers that ask."
+        f" net.core.rmem_max is {exact_bytes_text(system.rmem_max)}: it caps programs that "
+        "ask for a buffer with SO_RCVBUF, but rmem_default is used as is, so raising "
+        "rmem_default is enough for auditd; raise rmem_max too for readers that ask."
         if system.rmem_max is not None and system.rmem_max < wanted else "")
     return Found(
         "warning", "auditd's socket buffer is small",
         f"{now} A burst bigger than that overruns the socket, and the kernel requeues records "
-        f"while the backlog grows. {ENOBUFS} {_bytes_text(wanted)} absorbs bursts. Keep it "
-        f"after a reboot: echo 'net.core.rmem_default = {wanted}' > "
+        f"while the backlog grows. {ENOBUFS} {exact_bytes_text(wanted)} absorbs bursts. Keep "
+        f"it after a reboot: echo 'net.core.rmem_default = {wanted}' > "
         f"/etc/sysctl.d/60-auditd.conf.{capped}",
         _buffer_remedy(f, have),
     )
@@ -119,11 +121,3 @@ def _buffer_remedy(f: Facts, have: int | None) -> str:
     if have is not None and have < max(rmem or 0, wanted):
         steps.append(RESTART_AUDITD)
     return " && ".join(steps) or sysctl_rmem(f.limits)
-
-
-def _bytes_text(n: int | None) -> str:
-    if n is None:
-        return "unknown"
-    if n >= 1024 * 1024:
-        return f"{n} bytes ({n / 1024 / 1024:.1f} MiB)"
-    return f"{n} bytes ({n // 1024} KiB)"

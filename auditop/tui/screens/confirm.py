@@ -15,9 +15,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from auditop.core.changes import Proposal
-from auditop.core.memory import (TYPICAL_RECORD_BYTES, backlog_memory,
-                                 describe_backlog_memory, format_bytes)
+from auditop.core.memory import TYPICAL_RECORD_BYTES, backlog_memory, describe_backlog_memory
 from auditop.core.settings import DESCRIPTIONS
+from auditop.core.text import bytes_text, count_text
 
 RULES_FILE = "/etc/audit/rules.d/audit.rules"
 
@@ -27,13 +27,13 @@ def memory_text(limit: int | None) -> str:
     if estimate is None:
         return describe_backlog_memory(limit)
     typical, worst = estimate
-    return (f"~{format_bytes(typical)} typical ({TYPICAL_RECORD_BYTES} bytes a "
-            f"record), up to {format_bytes(worst)}")
+    return (f"~{bytes_text(typical)} typical ({TYPICAL_RECORD_BYTES} bytes a "
+            f"record), up to {bytes_text(worst)}")
 
 
 def proposal_content(p: Proposal, risks: tuple[str, ...] = ()) -> Content:
     """The dialog's text (pure, for tests)."""
-    old = "?" if p.old is None else str(p.old)
+    old = count_text(p.old)
     lines = [
         Content.from_markup(f"[b]Change {p.field}[/] ({escape(p.why)})"),
         Content.styled(DESCRIPTIONS.get(p.field, ""), "$text-muted"),

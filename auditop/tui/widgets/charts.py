@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from textual.content import Content
 
-from auditop.core.units import rate_number
+from auditop.core.text import UNKNOWN, seconds_text, share_text, short_number, tick_text
 from auditop.tui.view import View
 from auditop.tui.widgets.base import ViewWidget
 
@@ -27,15 +27,6 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 NO_DATA = "·"  # the kernel did not answer in that window
 LABEL_WIDTH = 22
 AXIS_MIN_HEIGHT = 12  # from here a time axis under the charts
-
-
-def compact(value: float | None) -> str:
-    if value is None:
-        return "?"
-    for unit, size in (("M", 1e6), ("k", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.1f}{unit}".replace(".0" + unit, unit)
-    return rate_number(value)  # never a nonzero value written as 0
 
 
 def bars(values: list[float | None], width: int, height: int, top: float) -> list[str]:
@@ -94,11 +85,13 @@ def backlog_chart(view: View) -> Chart:
         top, scale = float(limit), f"full = limit {limit}"
     else:
         top = float(max(known, default=0) or 1)
-        scale = f"full = {compact(top)} ({'unlimited' if limit == 0 else 'no limit known'})"
+        scale = f"full = {short_number(top)} ({'unlimited' if limit == 0 else 'no limit known'})"
     at_limit = bool(limit) and newest is not None and newest >= limit
-    pct = f" ({100 * newest / limit:.0f}%)" if limit and newest is not None else ""
-    now = "now ?" if newest is None else f"now {newest if newest < 100_000 else compact(newest)}"
-    return Chart(f"backlog peak / {view.interval:g} s", scale, f"{now}{pct}",
+    share = share_text(newest, limit)
+    pct = f" ({share})" if share else ""
+    now = f"now {UNKNOWN}" if newest is None else \
+        f"now {newest if newest < 100_000 else short_number(newest)}"
+    return Chart(f"backlog peak / {seconds_text(view.interval)}", scale, f"{now}{pct}",
                  values, top, "$error" if at_limit else "$primary")
 
 
@@ -107,8 +100,8 @@ def rate_chart(view: View, name: str, attribute: str) -> Chart:
     top = max((r for r in rates if r is not None), default=0.0)
     newest = rates[-1] if rates else None
     alarming = bool(newest)
-    return Chart(name, f"full = {compact(top)}/s" if top else "full = 1/s (all 0)",
-                 f"now {compact(newest)}", rates, top or 1.0,
+    return Chart(name, f"full = {short_number(top)}/s" if top else "full = 1/s (all 0)",
+                 f"now {short_number(newest)}", rates, top or 1.0,
                  ("$error" if attribute == "lost_per_s" else "$warning") if alarming
                  else "$primary")
 
@@ -156,7 +149,7 @@ def time_axis(view: View, width: int) -> Content:
             if age < mark * step - 1e-6:
                 continue
             column = pad + index
-            text = "└-" + _age(round(age))
+            text = "└-" + tick_text(round(age))
             if column + len(text) < taken:  # a space before the next label
                 cells[column:column + len(text)] = text
                 taken = column
@@ -167,14 +160,6 @@ def time_axis(view: View, width: int) -> Content:
 
 
 TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:g}s"
-    if seconds < 7200:
-        return f"{seconds / 60:g}m"
-    return f"{seconds / 3600:g}h"
 
 
 def charts_content(view: View, width: int, height: int) -> Content:

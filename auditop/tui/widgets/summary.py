@@ -8,7 +8,6 @@ and monochrome terminals lose nothing.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -20,9 +19,9 @@ from auditop.core.findings.auditd import plugin_queue_parts
 from auditop.core.findings.settings import change_text
 from auditop.core.history import recent_loss_causes
 from auditop.core.losses import causes_text
-from auditop.core.memory import format_bytes
 from auditop.core.model import FAILURE_MODES
-from auditop.core.units import jiffies_seconds, seconds_text
+from auditop.core.text import (UNKNOWN, bytes_text, clock_text, count_text, day_text,
+                               jiffies_cell, jiffies_seconds, rate_text, seconds_text, share_text)
 from auditop.tui.view import View
 from auditop.tui.widgets.base import ViewWidget
 
@@ -32,26 +31,9 @@ if TYPE_CHECKING:  # the live TUI starts without the simulator
 LABEL = 8  # width of the row labels ("backlog ")
 
 
-def clock_text(seconds: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(seconds))
-
-
-def _n(value: object) -> str:
-    return "?" if value is None else str(value)
-
-
-def _rate(value: float | None) -> str:
-    if value is None:
-        return "?/s"
-    if value >= 10_000:
-        return f"{value / 1000:.0f}k/s"
-    return f"{value:.0f}/s" if value >= 10 or value == 0 else f"{value:.1f}/s"
-
-
 def _pct(value: int | None, limit: int | None) -> str:
-    if value is None or not limit:
-        return ""
-    return f" ({100 * value / limit:.0f}%)"
+    share = share_text(value, limit)
+    return f" ({share})" if share else ""
 
 
 def _fill_style(value: int | None, limit: int | None) -> str:
@@ -77,9 +59,9 @@ def title_content(view: View, width: int | None = None) -> Content:
     if view.demo:
         parts.append((_item(" DEMO ", "reverse b $accent"), 0))
     if replay is not None:  # the recording's day, unless there is no room for it
-        parts.append((_item(time.strftime("%Y-%m-%d", time.localtime(view.now))), 1))
+        parts.append((_item(day_text(view.now)), 1))
     parts += [(_item(clock_text(view.now)), 0),
-              (_item(f"window {view.interval:g} s @ {view.sample_rate:g} Hz"), 2)]
+              (_item(f"window {seconds_text(view.interval)} @ {view.sample_rate:g} Hz"), 2)]
     if replay is not None:
         more = "" if replay.complete else "+"
         parts.append((_item(f"{replay.position + 1}/{replay.known}{more} at "
@@ -117,36 +99,36 @@ def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
         return [("audit", [_item(waiting, "$warning")])]
     enabled = {0: ("enabled 0 (OFF: no records)", "$warning b"), 1: ("enabled 1 (on)", ""),
                2: ("enabled 2 (on, LOCKED)", "$warning b")}.get(
-        status.enabled, (f"enabled {_n(status.enabled)}", ""))
-    failure_name = FAILURE_MODES.get(status.failure, "?")
-    failure = _item(f"failure {_n(status.failure)} ({failure_name})",
+        status.enabled, (f"enabled {count_text(status.enabled)}", ""))
+    failure_name = FAILURE_MODES.get(status.failure, UNKNOWN)
+    failure = _item(f"failure {count_text(status.failure)} ({failure_name})",
                     "reverse b $error" if status.failure == 2 else "")
-    audit = [_item(*enabled), failure, _item(f"rate_limit {_n(status.rate_limit)}"),
+    audit = [_item(*enabled), failure, _item(f"rate_limit {count_text(status.rate_limit)}"),
              _auditd(view)]
 
     limit = status.backlog_limit
-    limit_text = "unlimited" if limit == 0 else _n(limit)
+    limit_text = "unlimited" if limit == 0 else count_text(limit)
     peak = view.backlog_peak  # never below the backlog beside it (view.shown_peak)
     lost_rate = window.lost_per_s if window else None
     backlog = [
-        _item(f"{_n(status.backlog)} / {limit_text}{_pct(status.backlog, limit)}",
+        _item(f"{count_text(status.backlog)} / {limit_text}{_pct(status.backlog, limit)}",
               _fill_style(status.backlog, limit)),
-        _item(f"peak {_n(peak)}{_pct(peak, limit)} in {view.interval:g} s",
+        _item(f"peak {count_text(peak)}{_pct(peak, limit)} in {seconds_text(view.interval)}",
               _fill_style(peak, limit)),
-        _item(f"LOST {_n(status.lost)} (+{_rate(lost_rate)})" if lost_rate else
-              f"lost {_n(status.lost)} (+{_rate(lost_rate)})",
+        _item(f"LOST {count_text(status.lost)} (+{rate_text(lost_rate)})" if lost_rate else
+              f"lost {count_text(status.lost)} (+{rate_text(lost_rate)})",
               "reverse b $error" if lost_rate else ""),
     ]
     hz = view.system.hz if view.system else None
     wait_rate = window.wait_per_s if window else None
     waited = jiffies_seconds(wait_rate, hz)
-    wait = [_item(f"backlog_wait_time {_jiffies(status.backlog_wait_time, hz)}"),
+    wait = [_item(f"backlog_wait_time {jiffies_cell(status.backlog_wait_time, hz)}"),
             _item(("processes waited " + (f"{seconds_text(waited)}/s" if waited is not None
-                                          else f"{_rate(wait_rate)} j"))
+                                          else f"{rate_text(wait_rate)} j"))
                   if wait_rate else "nobody waiting",
                   "$warning b" if wait_rate else "")]
     if view.throttled:
-        wait.append(_item(f"THROTTLED {view.held_for:.1f} s", "reverse b $warning"))
+        wait.append(_item(f"THROTTLED {seconds_text(view.held_for)}", "reverse b $warning"))
     rows = [("audit", audit), ("backlog", backlog), ("wait", wait),
             ("netlink", _netlink(view))]
     if status.pid:
@@ -167,14 +149,6 @@ def _plugins(view: View) -> list[Content]:
     if state is None and parts[0][0] == "no fresh state report" and view.can_ask_state:
         items.append(_item("(i asks auditd)", "$text-muted"))
     return items
-
-
-def _jiffies(jiffies: int | None, hz: int | None) -> str:
-    """"60 s (15000 j)", or "15000 j" when HZ is unknown."""
-    seconds = jiffies_seconds(jiffies, hz)
-    if seconds is None:
-        return f"{_n(jiffies)} j"
-    return f"{seconds_text(seconds)} ({jiffies} j)"
 
 
 def _auditd(view: View) -> Content:
@@ -214,21 +188,21 @@ def _netlink(view: View) -> list[Content]:
     system, window = view.system, view.window
     rmem = system.rmem_default if system else None
     sock = system.auditd_socket if system else None
-    rmem_item = _item(f"rmem_default {format_bytes(rmem) if rmem is not None else '?'}",
+    rmem_item = _item(f"rmem_default {bytes_text(rmem)}",
                       "$warning" if rmem is not None and rmem < THRESHOLDS.rmem_default else "")
     if sock is None:
         return [rmem_item, _item("auditd socket: none")]
     items = []
     if sock.rcvbuf is None:
-        items += [rmem_item, _item("auditd rcvbuf ?")]
+        items += [rmem_item, _item(f"auditd rcvbuf {UNKNOWN}")]
     else:
-        differs = f" (rmem_default {format_bytes(rmem)})" if rmem not in (None, sock.rcvbuf) \
+        differs = f" (rmem_default {bytes_text(rmem)})" if rmem not in (None, sock.rcvbuf) \
             else ""
-        items.append(_item(f"auditd rcvbuf {format_bytes(sock.rcvbuf)}{differs}",
+        items.append(_item(f"auditd rcvbuf {bytes_text(sock.rcvbuf)}{differs}",
                            "$warning" if sock.rcvbuf < THRESHOLDS.rmem_default else ""))
     drops = window.netlink_drops_per_s if window else None
-    items.append(_item(f"queue {format_bytes(sock.rmem)}"))
-    items.append(_item(f"drops {sock.drops} ({_rate(drops)})", "$warning b" if drops else ""))
+    items.append(_item(f"queue {bytes_text(sock.rmem)}"))
+    items.append(_item(f"drops {sock.drops} ({rate_text(drops)})", "$warning b" if drops else ""))
     return items
 
 
@@ -262,12 +236,14 @@ def banner_content(view: View) -> Content:
     if view.stale:
         since = f" (last answer {clock_text(view.answered_at)})" if view.answered_at else ""
         if view.throttled:
-            return _item(f"!! kernel holding every sender of auditop ({view.held_for:.0f} s): "
+            return _item(f"!! kernel holding every sender of auditop "
+                         f"({seconds_text(round(view.held_for))}): "
                          f"values are stale{since}", "reverse b $warning")
-        return _item(f"!! kernel not answering for {view.silent_for:.0f} s: values are "
+        return _item(f"!! kernel not answering for {seconds_text(round(view.silent_for))}: "
+                     "values are "
                      f"stale{since}", "reverse b $warning")
     if view.throttled:
-        return _item(f"!! kernel throttling: holds senders {view.held_for:.1f} s, auditop "
+        return _item(f"!! kernel throttling: holds senders {seconds_text(view.held_for)}, auditop "
                      "too; values are real", "reverse b $warning")
     if view.status is None:
         return Content("")
@@ -282,7 +258,8 @@ def banner_content(view: View) -> Content:
                      f"{at_the_limit(view)}.{panic}{cause}",
                      "reverse b $error" if view.panic else "b $error")
     if rising:
-        when = f"reaches the limit {limit} in ~{_duration(view.forecast)} at the current slope"
+        when = (f"reaches the limit {limit} in ~{seconds_text(round(view.forecast))} at the "
+                "current slope")
         if view.panic:
             return _item(f"!! backlog rising: {when}. failure = 2 panics the machine on "
                          "the first lost record: time to panic.", "reverse b $error")
@@ -292,7 +269,7 @@ def banner_content(view: View) -> Content:
                      f"{at_the_limit(view)}.{panic}{cause}",
                      "reverse b $error" if view.panic else "b $error")
     if view.window is not None and view.window.lost_per_s:
-        return _item(f"!! records are being lost ({_rate(view.window.lost_per_s)}).{cause}",
+        return _item(f"!! records are being lost ({rate_text(view.window.lost_per_s)}).{cause}",
                      "b $error")
     if view.panic:
         return _item("! failure = 2: the first lost record panics the machine", "b $error")
@@ -315,7 +292,7 @@ def at_the_limit(view: View) -> str:
     if wait == 0:
         return "records are lost at once (backlog_wait_time 0)"
     hz = view.system.hz if view.system else None
-    return f"processes wait up to {_jiffies(wait, hz)}, then records are lost"
+    return f"processes wait up to {jiffies_cell(wait, hz)}, then records are lost"
 
 
 def _loss_cause(view: View) -> str:
@@ -327,14 +304,6 @@ def _loss_cause(view: View) -> str:
         return ""
     causes, _ = recent_loss_causes(view.windows, window)
     return f"  lost: {causes_text(causes)}" if causes else ""
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class TitleBar(ViewWidget):
