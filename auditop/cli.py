@@ -222,9 +222,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="address to listen on (default 127.0.0.1: this machine only)")
     web.add_argument("--port", type=_count(1, 65535), default=8000,
                      help="port (default 8000)")
-    web.add_argument("--public-url", metavar="URL",
+    web.add_argument("--public-url", metavar="URL", type=_public_url,
                      help="the URL browsers use, when it is not http://HOST:PORT "
-                          "(--host 0.0.0.0, a proxy)")
+                          "(a name for this machine, a proxy)")
+    web.add_argument("--max-sessions", type=_count(1, 1000), default=30, metavar="N",
+                     help="browser tabs served at once, each its own auditop "
+                          "(default 30: a class)")
+    web.add_argument("--no-token", dest="token", action="store_false", default=None,
+                     help="off loopback, serve without the access token in the URL "
+                          "(anyone who can reach the port can watch)")
     web.set_defaults(run=commands.run_web)
 
     exporter = sub.add_parser("exporter", help="Prometheus metrics: an HTTP /metrics "
@@ -303,9 +309,12 @@ second, drawn as text sized to the terminal; -o writes plain text to a file
         "auditop plot stall.jsonl -o report.txt --width 100 --height 30")),
     "web": ("""\
 Serve the TUI to browsers with textual-serve (pip install '.[web]'), for a
-classroom: one auditop per browser tab. Listens on 127.0.0.1 unless --host
-says otherwise; never offers kernel changes (the live screen is served
-read-only). Ctrl-C stops it and every auditop it started.""", (
+classroom: one auditop per browser tab, ended when its tab closes. Listens
+on 127.0.0.1 unless --host says otherwise; off loopback it prints each
+address's URL with an access token in it (--no-token: none). Only the
+server's own pages may open sessions, at most --max-sessions. Never offers
+kernel changes (the live screen is served read-only). Ctrl-C stops it and
+every auditop it started.""", (
         "auditop web --demo",
         "auditop web --replay stall.jsonl --port 8080",
         "auditop web --host 0.0.0.0 --public-url http://teacher-laptop:8000 --demo")),
@@ -431,6 +440,29 @@ def _listen(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not {exc}: {text[:64]!r}") from None
     return text
+
+
+def _public_url(text: str) -> str:
+    """An argparse type: --public-url, an http(s) URL with a host a browser
+    can open (not 0.0.0.0) and a valid port, no query."""
+    from ipaddress import ip_address
+    from urllib.parse import urlsplit
+    parts = urlsplit(text)
+    try:
+        parts.port  # ValueError when it is not a port
+        is_url = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        is_url = False
+    if not is_url:
+        raise argparse.ArgumentTypeError(f"not a URL: {text[:64]!r} (want http://HOST[:PORT] "
+                                         "or https://HOST[:PORT])")
+    try:
+        unspecified = ip_address(parts.hostname).is_unspecified
+    except ValueError:
+        unspecified = False
+    if unspecified or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"not a URL a browser can open: {text[:64]!r}")
+    return text.rstrip("/")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ terminal it shows has drawn some text, take a screenshot.
 xterm.js draws on a canvas, so the page's DOM holds no text. A script added
 before the page's own wraps WebSocket and keeps the terminal output the page
 receives; the text is that output without its control sequences: what the
-terminal drew."""
+terminal drew. It keeps the URLs the page requested and its title."""
 
 from __future__ import annotations
 
@@ -59,12 +59,15 @@ class Browser:
     def __init__(self, size: tuple[int, int] = (1280, 800)) -> None:
         self.size = size
         self.process: subprocess.Popen | None = None
+        self.requests: list[str] = []  # every URL the page asked for, by show()
+        self.title = ""  # document.title, by show()
         self._profile = tempfile.TemporaryDirectory(prefix="auditop-chromium-")
 
     def __enter__(self) -> Browser:
         self.process = subprocess.Popen(
             [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-             "--remote-debugging-port=0", f"--user-data-dir={self._profile.name}",
+             "--disable-quic", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--remote-debugging-port=0", f"--user-data-dir={self._profile.name}",
              f"--window-size={self.size[0]},{self.size[1]}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         return self
@@ -104,6 +107,8 @@ class Browser:
                                                   "params": params}))
                     async for message in ws:
                         reply = json.loads(message.data)
+                        if reply.get("method") == "Network.requestWillBeSent":
+                            self.requests.append(reply["params"]["request"]["url"])
                         if reply.get("id") == ident:
                             if "error" in reply:
                                 raise AssertionError(f"{method}: {reply['error']}")
@@ -111,6 +116,7 @@ class Browser:
                     raise AssertionError("chromium closed the DevTools connection")
 
                 await call("Page.enable")
+                await call("Network.enable")
                 await call("Page.addScriptToEvaluateOnNewDocument", source=HOOK)
                 await call("Page.navigate", url=url)
                 text, end = "", time.monotonic() + timeout
@@ -123,6 +129,9 @@ class Browser:
                     if all(word in text for word in wanted):
                         await asyncio.sleep(1.0)  # let the canvas catch up for the picture
                         break
+                result = await call("Runtime.evaluate", expression="document.title",
+                                    returnByValue=True)
+                self.title = result.get("result", {}).get("value") or ""
                 if screenshot is not None:
                     shot = await call("Page.captureScreenshot", format="png")
                     screenshot.write_bytes(base64.b64decode(shot["data"]))

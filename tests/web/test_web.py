@@ -76,7 +76,7 @@ def test_the_browser_shows_the_demo_and_ctrl_c_stops_everything(tmp_path):
             assert "auditop" in text and "DEMO" in text, text[-2000:]
             assert "backlog" in text and "findings" in text
             assert "f flood" in text.replace("\xa0", " ")  # the demo's keys
-            assert any("auditop --demo" in line for line in
+            assert any("auditop.web_child" in line and "--demo" in line for line in
                        session_processes(server.process.pid))  # one auditop per tab
             assert (tmp_path / "web-demo.png").stat().st_size > 10_000
         assert server.interrupt() == 0
