@@ -309,8 +309,8 @@ class _Sessions:
         return len(self.running) + self.starting >= self.limit
 
     def busy_text(self) -> str:
-        return (f"All {self.limit} sessions are in use: close another tab, "
-                "then Restart.")
+        taken = f"All {self.limit} sessions are" if self.limit > 1 else "The one session is"
+        return f"{taken} in use: close another tab, then Restart."
 
 
 class _Server(Server):
