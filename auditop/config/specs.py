@@ -30,7 +30,7 @@ DEFAULT_KEYS: dict[str, str] = {
     "demo.disk": "d", "demo.rotate": "l", "demo.kill": "k", "demo.restart": "a",
     "demo.rmem": "m", "demo.wait": "w", "demo.failure": "c", "demo.reset": "r",
     "demo.tour": "t",
-    # auditop replay (auditop/tui/modes.py)
+    # auditop replay (auditop/tui/screens/replay.py)
     "replay.back": "left", "replay.forward": "right", "replay.next": "n",
     "replay.previous": "N", "replay.slower": "less_than_sign",
     "replay.faster": "greater_than_sign", "replay.start": "shift+left",

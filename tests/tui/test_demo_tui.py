@@ -163,14 +163,21 @@ async def test_the_tour_key_starts_and_stops_the_tour():
     app, source, clock = demo_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("t")
-        assert app._tour is not None and "the tour: every incident in turn" in notices(app)
-        app._tour[1] -= TOUR[0].at + 0.1  # as if the tour had run to its first step
-        app._tour_tick()
+        assert app.main._tour is not None and "the tour: every incident in turn" in notices(app)
+        app.main._tour[1] -= TOUR[0].at + 0.1  # as if the tour had run to its first step
+        app.main._tour_tick()
         await pilot.pause()
-        assert TOUR[0].says in notices(app)
+        panel = app.query_one("#tour-panel")
+        # the narration stays on screen (before: only in a notice that vanished)
+        assert panel.display and f"tour 1/{len(TOUR)}: {TOUR[0].says}" in text(panel)
         assert source._stopped and source._flooding  # its first step ran on the simulator
+        await pilot.press("full_stop")  # the next step at once
+        assert f"tour 2/{len(TOUR)}: {TOUR[1].says}" in text(panel)
+        assert not source._stopped and not source._flooding  # step 2 resumed auditd
+        await pilot.press("comma")  # and back: step 1's actions run again
+        assert f"tour 1/{len(TOUR)}" in text(panel) and source._stopped and source._flooding
         await pilot.press("t")
-        assert app._tour is None
+        assert app.main._tour is None and not panel.display
 
 
 async def test_live_mode_has_no_demo_or_replay_keys():

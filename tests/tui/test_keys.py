@@ -140,9 +140,9 @@ async def test_failed_change_is_shown_and_logged(error, blocked, change_log):
         assert any(str(error) in m for m in messages)
         if blocked:
             assert blocked in text(app.query_one(TitleBar))
-            assert app.check_action("double", ()) is None
+            assert app.main.check_action("double", ()) is None
         else:
-            assert app.check_action("double", ()) is True
+            assert app.main.check_action("double", ()) is True
     assert logged(change_log)[0]["result"] == str(error)
 
 
@@ -153,7 +153,7 @@ async def test_read_only_disables_every_change():
             await pilot.press(key)
             assert not isinstance(app.screen, (ConfirmScreen, ValueScreen))
         for action in ("double", "halve", "exact", "restore"):
-            assert app.check_action(action, ()) is None
+            assert app.main.check_action(action, ()) is None
         assert "read-only" in text(app.query_one(TitleBar))
         assert app.source.writes == []
 
@@ -281,3 +281,19 @@ async def test_a_risky_change_with_failure_2_needs_a_second_confirmation_naming_
         await pilot.press("plus", "y")
         await settle(app, pilot)
         assert app.source.writes[-1] == ("backlog_limit", 8192)
+
+
+@pytest.mark.parametrize("opens", [["question_mark"], ["g"], ["tab", "enter"]],
+                         ids=["help", "chart", "finding"])
+async def test_q_quits_from_every_screen(opens):
+    """Before: q closed the help and the explanation (whose footer said
+    "q quit") and did nothing in the chart."""
+    from auditop.tui.screens.finding import FindingScreen
+    from auditop.tui.screens.plot import PlotScreen
+    app = scripted_app("overflow")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*opens)
+        await pilot.pause()
+        assert isinstance(app.screen, (HelpScreen, PlotScreen, FindingScreen)), app.screen
+        await pilot.press("q")
+    assert app.return_code == 0

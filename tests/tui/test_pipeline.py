@@ -112,7 +112,7 @@ async def test_s_is_off_in_read_only_mode_or_without_a_way_to_ask(options):
     ask = None if not options else (lambda pid, letter: asked.append(pid) or "asked")
     app = scripted_app(ask_auditd_state=ask, **options)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.check_action("auditd_state", ()) is None
+        assert app.main.check_action("auditd_state", ()) is None
         await pilot.press("i")
         await pilot.pause()
         await app.workers.wait_for_complete()

@@ -114,7 +114,8 @@ async def test_kernel_changes_are_unavailable(overflow):
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmScreen), key
         active = {b.id: enabled for _, b, enabled, _ in app.screen.active_bindings.values()}
-        assert active["double"] is False and active["exact"] is False  # shown, dimmed
+        # a replay has no change keys at all: none shown, none in the help
+        assert not {"double", "halve", "exact", "restore", "auditd-state"} & set(active)
         assert "interval.shorter" not in active  # recorded windows: no other interval
         assert "demo.flood" not in active
         assert app.source is None and app.monitor is None
@@ -128,6 +129,8 @@ async def test_help_lists_the_replay_keys_only(overflow):
         body = app.screen.query_one("#help-text").render().plain
         assert "replay: one window forward" in body and "replay: faster" in body
         assert "demo:" not in body and "shorter display interval" not in body
+        # keys that cannot apply to a recording are not offered (before: + - b u, i)
+        assert "backlog_limit" not in body and "ask auditd" not in body
         mode_keys = app.query_one("#mode-keys").render().plain
         assert "→ forward" in mode_keys and "n next finding" in mode_keys
 

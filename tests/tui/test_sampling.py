@@ -25,8 +25,8 @@ async def test_samples_flow_into_windows_and_the_screen(tmp_path):
     source = ScriptedSource(healthy())
     app = live_app(source, change_log=tmp_path / "log")
     refreshes = []
-    original = app._refresh_view
-    app._refresh_view = lambda: (refreshes.append(1), original())[1]
+    original = app.main.refresh_view
+    app.main.refresh_view = lambda: (refreshes.append(1), original())[1]
     async with app.run_test(size=(80, 24)) as pilot:
         assert await wait_for(pilot, lambda: len(app.history.windows) >= 3)
         assert "/ 8192" in text(app.query_one(Summary))

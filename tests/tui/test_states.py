@@ -78,7 +78,7 @@ async def test_audit_locked_disables_changes():
     async with app.run_test(size=(80, 24)) as pilot:
         assert "enabled 2 (on, LOCKED)" in text(app.query_one(Summary))
         assert "changes off: audit is locked" in text(app.query_one(TitleBar))
-        assert app.check_action("double", ()) is None
+        assert app.main.check_action("double", ()) is None
         await pilot.press("plus", "y", "b")
         await pilot.pause()
         assert app.source.writes == []

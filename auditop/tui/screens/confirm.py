@@ -103,6 +103,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#dialog").border_title = self.TITLE_TEXT
+        self.app.clear_notifications()  # older notices say nothing about this decision
 
     def action_answer(self, apply: bool) -> None:
         self.dismiss(apply)

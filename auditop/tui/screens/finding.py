@@ -10,7 +10,8 @@ from auditop.tui.widgets.findings import finding_detail
 
 
 class FindingScreen(TextScreen):
-    BINDINGS = [Binding("escape,enter,q", "close", "close", id="finding.close")]
+    BINDINGS = [Binding("escape,enter", "close", "close", id="finding.close"),
+                Binding("q", "app.quit", "quit", id="finding.quit")]
 
     def __init__(self, finding: Finding) -> None:
         super().__init__("finding (Esc: close)", finding_detail(finding), "finding-text")

@@ -64,7 +64,8 @@ def help_content(binding_rows: list[tuple[str, str]]) -> Content:
 
 
 class HelpScreen(TextScreen):
-    BINDINGS = [Binding("escape,question_mark,q", "close", "close", id="help.close")]
+    BINDINGS = [Binding("escape,question_mark", "close", "close", id="help.close"),
+                Binding("q", "app.quit", "quit", id="help.quit")]
 
     def __init__(self, rows: list[tuple[str, str]]) -> None:
         super().__init__("auditop help (Esc: close)", help_content(rows), "help-text",

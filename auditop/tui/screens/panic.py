@@ -68,7 +68,7 @@ class PanicScreen(ModalScreen[None]):
         self.query_one("#panic").border_title = "PANIC (demo)"
 
     def action_reset(self) -> None:
-        self.app.action_demo("demo.reset")
+        self.app.main.action_demo("demo.reset")  # the demo's screen, under this one
 
     def action_quit_demo(self) -> None:
         self.app.exit(0)

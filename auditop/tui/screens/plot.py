@@ -27,7 +27,8 @@ REDRAW_EVERY = 0.5  # seconds
 
 
 class PlotScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,g", "close", "close", id="plot.close")]
+    BINDINGS = [Binding("escape,g", "close", "close", id="plot.close"),
+                Binding("q", "app.quit", "quit", id="plot.quit")]
 
     def __init__(self, points: Callable[[], Sequence[PlotPoint]]) -> None:
         super().__init__()

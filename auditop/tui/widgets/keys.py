@@ -32,16 +32,16 @@ class ModeKeys(Widget):
         self.refresh(layout=True)
 
     def keys(self) -> list[Content]:
-        """In the order of the app's BINDINGS; those check_action hides are
+        """In the order of the screen's bindings; those check_action hides are
         left out. Behind a dialog (whose keys are the only ones that work)
         every one is dimmed."""
         behind = self.screen is not self.app.screen
         active = {b.id: (b, enabled and not behind)  # as remapped by a keymap, if it was
                   for _, b, enabled, _ in self.screen.active_bindings.values()}
-        if behind:  # check_action hides everything now: this mode's keys, all off
-            active = {b.id: (b, False) for b in self.app.mode_bindings()}
+        if behind:  # a dialog's keys are the only ones: this mode's keys, all off
+            active = {b.id: (b, False) for b in self.screen.mode_bindings()}
         items = []
-        for declared in self.app.BINDINGS:
+        for declared in self.screen.mode_bindings():
             if not (declared.id or "").startswith(self.prefix) or declared.id not in active:
                 continue
             binding, enabled = active[declared.id]
