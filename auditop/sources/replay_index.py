@@ -105,9 +105,19 @@ def replay_snapshot(seq: int, shown: Sequence[tuple[Window, tuple[Finding, ...]]
             break
         silent += window.seconds
     recent = [w for w in windows[-60:] if w.seconds > 0]
-    interval = statistics.median(w.seconds for w in recent) if recent else 1.0
-    rate = statistics.median((w.samples + w.failures) / w.seconds for w in recent) \
-        if recent else 0.0
+    # A window's span runs from the previous window's last poll, so it holds
+    # as many intervals as polls; the recording's first has no previous and
+    # one interval less (ten polls in 0.9 s at 10 Hz: said 11 Hz before).
+    later = [w for w in recent if w is not windows[0]]
+    if later:
+        interval = statistics.median(w.seconds for w in later)
+        rate = statistics.median((w.samples + w.failures) / w.seconds for w in later)
+    elif recent and recent[0].samples + recent[0].failures > 1:
+        polls = recent[0].samples + recent[0].failures
+        rate = (polls - 1) / recent[0].seconds
+        interval = polls / rate
+    else:
+        interval, rate = 1.0, 0.0
     if not math.isfinite(rate):  # a recorded span too short for its samples
         rate = 0.0
     return Snapshot(

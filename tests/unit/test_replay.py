@@ -356,3 +356,18 @@ def test_memory_stays_flat_as_the_recording_grows(tmp_path):
     longer = traced_peak(long_recording(tmp_path / "long.jsonl", 8_000))
     assert longer - short < 100 * 6_000, (short, longer)  # < 100 bytes per extra window
     assert longer < 8 * 1024 * 1024, longer
+
+
+def test_the_title_rate_of_a_10_hz_recording_is_10_hz():
+    """Before: the median of polls per second over windows said 11 Hz when
+    the first window (nine intervals in 0.9 s) weighed in."""
+    from auditop.core.history import History
+    from auditop.sources.replay_index import replay_snapshot
+    from tests.unit.builders import feed, make_sample
+    history = History(interval=1.0)
+    windows = feed(history, [make_sample(i / 10) for i in range(21)])
+    assert [round(w.seconds, 6) for w in windows] == [0.9, 1.0]
+    first = replay_snapshot(1, [(windows[0], ())], None)  # the replay's first frame
+    assert (first.sample_rate, first.interval) == (10, 1.0)
+    both = replay_snapshot(2, [(w, ()) for w in windows], None)
+    assert (both.sample_rate, both.interval) == (10, 1.0)

@@ -307,9 +307,8 @@ def run_exporter(args: argparse.Namespace) -> int:
     source = _live_source()
     try:
         source.poll()  # refuse here, before listening, if the kernel refuses
-        from auditop.core.feed import Failure
-        monitor = _monitor(settings, source, interval=settings.interval)
-        monitor.connect(lambda event: stop.set() if isinstance(event, Failure) else None)
+        monitor = _monitor(settings, source, interval=settings.interval,
+                           on_failure=lambda error: stop.set())
         previous = {sig: signal.signal(sig, lambda *_: stop.set())
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         monitor.start()
