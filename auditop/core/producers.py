@@ -83,7 +83,9 @@ class WindowProducers:
     """A window's producers. `source` is "kernel" (the multicast listener) or
     "log" (auditd's log); `records` every record seen; `sampled` the share of
     syscall events parsed (1.0 = all); `missed` records the listener lost
-    (its socket overran: they are not in `records`, nor lost by the kernel)."""
+    (its socket overran: they are not in `records`, nor lost by the kernel);
+    `listened` the share of the window the listener was open, `seconds` the
+    time it was (rates are per second listened)."""
 
     source: str
     seconds: float
@@ -97,6 +99,7 @@ class WindowProducers:
     by_auid: tuple[Producer, ...] = ()
     by_rule: tuple[Producer, ...] = ()
     missed: int = 0
+    listened: float = 1.0  # share of the window the listener was open (1 s in 5: 0.2)
 
     @property
     def per_s(self) -> float:
@@ -115,6 +118,7 @@ class WindowProducers:
         for name in DIMENSIONS:
             out[name] = [entry.as_json() for entry in getattr(self, name)]
         out["missed"] = self.missed
+        out["listened"] = round(self.listened, 3)
         return out
 
 
@@ -375,3 +379,40 @@ def auid_name(auid: str) -> str:
         if len(_users) < 10_000:
             _users[auid] = name
     return name
+
+
+# -- when the listener runs (docs/producers.md) ----------------------------------
+
+@dataclass
+class ListenerDuty:
+    """On demand, and only while it does not hurt: the listener runs
+    continuously while the kernel loses nothing, and `on_s` of every
+    `period_s` while it loses records (a continuous listener cost auditd a
+    third of its drain rate in the lab with a small queue). The first
+    `on_s` of a lossy spell is listened, so the culprit is named at once;
+    `calm_s` without loss ends the spell. Pure: the caller passes the clock
+    and whether records were lost since its last call.
+
+        counter.run(duty.wanted(now, lost_delta > 0))
+    """
+
+    on_s: float = 1.0
+    period_s: float = 5.0
+    calm_s: float = 5.0
+    _spell: float | None = None  # when the lossy spell began
+    _last_loss: float | None = None
+
+    def wanted(self, now: float, losing: bool) -> bool:
+        if losing:
+            self._last_loss = now
+            if self._spell is None:
+                self._spell = now
+        elif self._spell is not None and now - (self._last_loss or now) >= self.calm_s:
+            self._spell = self._last_loss = None
+        if self._spell is None:
+            return True
+        return (now - self._spell) % self.period_s < self.on_s
+
+    @property
+    def losing(self) -> bool:
+        return self._spell is not None

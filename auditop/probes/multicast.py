@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from auditop.core.producers import ProducerCounts, WindowProducers, choose_every
 
@@ -177,11 +178,15 @@ class ProducerCounter:
 
         counter = ProducerCounter.start()      # or .start(on_unavailable=print)
         ...
+        counter.run(duty.wanted(now, losing))  # optional: open or close the socket
         producers = counter.drain(rules=key_rules)   # once per window: WindowProducers
         counter.close()
 
     When the listener cannot run, `unavailable` says why (one line) and
     `drain()` returns None; the caller says so once and uses the log.
+    `run(False)` closes the socket (the kernel then makes no copies at all)
+    and `run(True)` opens it again; a window's `listened` says the share of
+    it the socket was open, and its rates are per second listened.
     `every` (parse 1 in N SYSCALL records) is chosen for each window from
     the previous window's rate so that at most `parse_budget` are parsed a
     second. `cpu_seconds` is the reader thread's own CPU time so far.
@@ -191,20 +196,28 @@ class ProducerCounter:
                  pace: float = PACE_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.parse_budget = parse_budget
         self.pace = pace
+        self.rcvbuf = rcvbuf
         self.unavailable: str | None = None
-        self.listener: MulticastListener | None = None
+        self.listener: MulticastListener | None = None  # owned by the thread once started
         self.cpu_seconds = 0.0
         self.total_records = 0
+        self.error: BaseException | None = None
         self._clock = clock
         self._lock = threading.Lock()
         self._counts = ProducerCounts()
-        self._since = clock()
-        self._missed_at = 0
+        self._since = clock()  # the window's start
+        self._listened = 0.0  # seconds the socket was open in this window, closed spans
+        self._open_since: float | None = None  # while open: since when (in this window)
+        self._missed = 0  # in this window
+        self._missed_seen = 0  # the open socket's drops + ENOBUFS already counted
+        self._missed_read_at = 0.0
+        self._wanted = threading.Event()
+        self._wanted.set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.error: BaseException | None = None
         try:
             self.listener = MulticastListener(rcvbuf)
+            self._open_since = clock()
         except ListenerUnavailable as exc:
             self.unavailable = str(exc)
 
@@ -221,56 +234,111 @@ class ProducerCounter:
         counter._thread.start()
         return counter
 
+    def run(self, wanted: bool) -> None:
+        """Listen (True) or close the socket (False); the thread does it
+        within POLL_MS (or `pace`)."""
+        if wanted:
+            self._wanted.set()
+        else:
+            self._wanted.clear()
+
+    @property
+    def listening(self) -> bool:
+        return self._open_since is not None
+
     def _run(self) -> None:
-        listener = self.listener
-        assert listener is not None
-        poller = select.poll()
-        poller.register(listener.fileno(), select.POLLIN)
         cpu0 = time.thread_time()
+        poller: select.poll | None = None
         try:
             while not self._stop.is_set():
-                if not poller.poll(POLL_MS):
+                if not self._wanted.is_set():
+                    if self.listener is not None:
+                        self._close_listener()
+                        poller = None
+                    self._stop.wait(POLL_MS / 1000)
                     continue
-                batch = listener.read_batch()
-                if batch:
+                if self.listener is None:
+                    listener = MulticastListener(self.rcvbuf)
                     with self._lock:
-                        self._counts.add_many(batch)
-                        self.total_records += len(batch)
+                        self.listener, self._open_since = listener, self._clock()
+                    self._missed_seen = 0
+                if poller is None:
+                    poller = select.poll()
+                    poller.register(self.listener.fileno(), select.POLLIN)
+                if poller.poll(POLL_MS):
+                    batch = self.listener.read_batch()
+                    if batch:
+                        with self._lock:
+                            self._counts.add_many(batch)
+                            self.total_records += len(batch)
+                else:
+                    batch = []
+                self._account_missed()
                 self.cpu_seconds = time.thread_time() - cpu0
-                if self.pace and len(batch) < BATCH:
+                if self.pace and batch and len(batch) < BATCH:
                     # Let records gather in the buffer rather than wake on each.
                     self._stop.wait(self.pace)
         except BaseException as exc:  # noqa: BLE001 - kept and raised by drain()
             self.error = exc
         finally:
             self.cpu_seconds = time.thread_time() - cpu0
+            if self.listener is not None:
+                self._close_listener()
+
+    def _account_missed(self, force: bool = False) -> None:
+        """Add the socket's new drops to the window, every 0.5 s at most
+        (a read of /proc/net/netlink)."""
+        now = self._clock()
+        if not force and now - self._missed_read_at < 0.5:
+            return
+        self._missed_read_at = now
+        total = self.listener.drops() + self.listener.enobufs
+        if total > self._missed_seen:
+            with self._lock:
+                self._missed += total - self._missed_seen
+            self._missed_seen = total
+
+    def _close_listener(self) -> None:
+        self._account_missed(force=True)
+        with self._lock:
+            listener, self.listener = self.listener, None
+            if self._open_since is not None:
+                self._listened += self._clock() - self._open_since
+                self._open_since = None
+        listener.close()
 
     def drain(self, *, rules: Mapping[str, tuple[str, ...]] | None = None,
               syscall_name: Callable[[str, str], str] | None = None,
               user_name: Callable[[str], str] | None = None) -> WindowProducers | None:
         """The window since the last drain, and a new window begins."""
-        if self.listener is None:
+        if self.unavailable is not None:
             return None
         if self.error is not None:
             raise RuntimeError(f"the multicast listener stopped: {self.error!r}")
         now = self._clock()
         with self._lock:
             counts, self._counts = self._counts, self._counts.carry()
-            seconds = max(now - self._since, 1e-9)
-            self._since = now
-            self._counts.every = choose_every(counts.syscalls / seconds, self.parse_budget)
-        missed_total = self.listener.drops() + self.listener.enobufs
-        missed, self._missed_at = missed_total - self._missed_at, missed_total
-        return counts.window(seconds, source="kernel", missed=missed, rules=rules,
-                             syscall_name=syscall_name or syscall_names().name,
-                             user_name=user_name)
+            wall = max(now - self._since, 1e-9)
+            listened = self._listened
+            if self._open_since is not None:
+                listened += now - self._open_since
+                self._open_since = now
+            self._since, self._listened = now, 0.0
+            missed, self._missed = self._missed, 0
+            seconds = max(listened, 1e-9)
+            if counts.records:
+                self._counts.every = choose_every(counts.syscalls / seconds, self.parse_budget)
+        window = counts.window(seconds, source="kernel", missed=missed, rules=rules,
+                               syscall_name=syscall_name or syscall_names().name,
+                               user_name=user_name)
+        return replace(window, listened=min(1.0, listened / wall))
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2 * POLL_MS / 1000 + 1)
-        if self.listener is not None:
-            self.listener.close()
+        elif self.listener is not None:
+            self._close_listener()
 
     def __enter__(self) -> ProducerCounter:
         return self

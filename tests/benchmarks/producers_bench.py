@@ -2,17 +2,20 @@
 flood with and without it, in the lab, under the kernel lock.
 
     python -m tests.benchmarks.producers_bench                 # 3 rounds, limits 8192 and 64
-    python -m tests.benchmarks.producers_bench --rounds 5 --seconds 3
-    python -m tests.benchmarks.producers_bench --capture tests/unit/fixtures/producers-2keys.txt.gz
+    python -m tests.benchmarks.producers_bench --rounds 5 --seconds 5 --limits 64 \
+        --processes 1 --modes without,paced,duty
+    python -m tests.benchmarks.producers_bench --capture tests/unit/fixtures/producers-two-keys.txt.gz
 
-Each round floods the lab's scratch rule (tests/scenarios/producer.py, 2
-processes, bounded) three times: without the listener (the anchor), with it
-woken per batch and with it paced (a batch every 50 ms), in rotating order,
-and reads for each run:
+Each round floods the lab's scratch rule (tests/scenarios/producer.py,
+`--processes` processes, bounded) once per mode, in rotating order:
+`without` the listener (the anchor), `eager` (woken per batch), `paced` (a
+batch every 50 ms, the default) and, when asked, `duty` (as ListenerDuty
+runs it while records are lost: 1 s open in 5). For each run it reads:
 
 * records lost (the kernel's `lost`, delta);
 * auditd's drain rate: lines auditd wrote to the lab's log during the run,
-  per second of flood (its log is one line per record);
+  per second of flood (its log is one line per record), and over the
+  anchor's in the same round (paired: the machine drifts between rounds);
 * the opens the producers made (the load the kernel let through);
 * kauditd's and auditd's CPU (/proc/<pid>/stat), the kernel-side cost;
 * the listener's own CPU per 100 000 records and the records it missed
@@ -80,6 +83,12 @@ class LogLines:
 
     def new(self) -> int:
         lines = 0
+        if self.path.stat().st_size < self.offset:  # rotated: the rest of the old one first
+            with open(self.path.with_name(self.path.name + ".1"), "rb") as f:
+                f.seek(self.offset)
+                while chunk := f.read(1 << 20):
+                    lines += chunk.count(b"\n")
+            self.offset = 0
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             while chunk := f.read(1 << 20):
@@ -88,9 +97,11 @@ class LogLines:
         return lines
 
 
-def child(seconds: float, pace: float) -> int:
+def child(seconds: float, pace: float, duty: bool) -> int:
     """The listener as it would run in auditop: ProducerCounter, drained once a
-    second. Prints `ready`, then one JSON line at the end."""
+    second; with `duty`, as ListenerDuty runs it while records are lost (1 s
+    in 5, the spell beginning at once). Prints `ready`, then one JSON line."""
+    from auditop.core.producers import ListenerDuty
     from auditop.probes.multicast import ProducerCounter
 
     counter = ProducerCounter.start(on_unavailable=lambda why: print(why, file=sys.stderr),
@@ -100,11 +111,18 @@ def child(seconds: float, pace: float) -> int:
     print("ready", flush=True)
     t0, cpu0 = time.monotonic(), os.times()
     windows = []
+    schedule = ListenerDuty()
     with counter:
         deadline = t0 + seconds
-        while time.monotonic() < deadline:
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-            windows.append(counter.drain())
+        next_drain = t0 + 1.0
+        while (now := time.monotonic()) < deadline:
+            if duty:
+                counter.run(schedule.wanted(now, losing=True))
+            time.sleep(0.05)
+            if time.monotonic() >= next_drain:
+                windows.append(counter.drain())
+                next_drain += 1.0
+        windows.append(counter.drain())
         cpu1 = os.times()
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     records = sum(w.records for w in windows)
@@ -119,12 +137,13 @@ def child(seconds: float, pace: float) -> int:
 
 # The runs of a round: no listener (the anchor); the listener reading as soon
 # as records arrive; the listener paced (a batch every 50 ms at most).
-MODES = {"without": None, "eager": 0.0, "paced": 0.05}
+MODES = {"without": None, "eager": 0.0, "paced": 0.05, "duty": 0.05}
 LABELS = {"without": "without listener (anchor)", "eager": "listener, woken per batch",
-          "paced": "listener, a batch every 50 ms"}
+          "paced": "listener, a batch every 50 ms",
+          "duty": "listener paced, 1 s in 5 (ListenerDuty while losing)"}
 
 
-def one_run(lab: BenchLab, seconds: float, mode: str) -> dict:
+def one_run(lab: BenchLab, seconds: float, mode: str, processes: int = 2) -> dict:
     pace = MODES[mode]
     listener = pace is not None
     kthread = kauditd_pid()
@@ -135,14 +154,15 @@ def one_run(lab: BenchLab, seconds: float, mode: str) -> dict:
     listen = None
     if listener:
         listen = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.producers_bench",
-                                   "--child", str(seconds + 2.0), "--pace", str(pace)],
+                                   "--child", str(seconds + 2.0), "--pace", str(pace)]
+                                  + (["--duty"] if mode == "duty" else []),
                                   cwd=HERE,
                                   stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         if listen.stdout.readline().strip() != "ready":
             listen.kill()
             raise RuntimeError("the listener did not start")
     t0 = time.monotonic()
-    ops = sum(r.get("ops", 0) for r in lab.results(lab.flood(seconds, processes=2),
+    ops = sum(r.get("ops", 0) for r in lab.results(lab.flood(seconds, processes=processes),
                                                      timeout=seconds + 15))
     flood_s = time.monotonic() - t0
     lab.wait_for(lambda s: s.get("backlog", 1) == 0, timeout=5)
@@ -206,6 +226,15 @@ def median_text(values: list[float], fmt: str = "{:.0f}") -> str:
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
+def paired(runs: list[dict], mode: str) -> list[float]:
+    """auditd's drain in each round over the anchor's in the same round (a
+    run whose log could not be read, 0 lines, is left out)."""
+    anchors = {r["round"]: r["drain_per_s"] for r in runs
+               if r["mode"] == "without" and r["auditd_lines"]}
+    return [r["drain_per_s"] / anchors[r["round"]] for r in runs
+            if r["mode"] == mode and r["round"] in anchors and r["auditd_lines"]]
+
+
 def report(limit: int, runs: list[dict]) -> str:
     rows = []
     for mode in MODES:
@@ -219,6 +248,7 @@ def report(limit: int, runs: list[dict]) -> str:
             f"| {limit} | {LABELS[mode]} | {len(mine)} | "
             f"{median_text([r['ops'] / r['flood_s'] for r in mine])} | "
             f"{median_text([r['drain_per_s'] for r in mine])} | "
+            f"{median_text(paired(runs, mode), '{:.2f}') if mode != 'without' else '(a) 1'} | "
             f"{median_text([r['lost'] for r in mine])} | "
             f"{median_text([r['lost'] / r['ops'] * 100 for r in mine if r['ops']], '{:.0f}%')} | "
             f"{median_text([r['kauditd_cpu_s'] / r['flood_s'] * 100 for r in mine], '{:.0f}%')} | "
@@ -228,10 +258,11 @@ def report(limit: int, runs: list[dict]) -> str:
     return "\n".join(rows)
 
 
-HEADER = ("| backlog_limit | run | n | opens/s | auditd drain, records/s | lost (kernel count) | "
+HEADER = ("| backlog_limit | run | n | opens/s | auditd drain, records/s | "
+          "drain / same round's anchor | lost (kernel count) | "
           "lost per open | kauditd CPU | auditd CPU | listener CPU per 100 000 records | "
           "listener missed |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,13 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--limits", default="8192,64")
     parser.add_argument("--capture", type=Path)
-    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--modes", default="without,eager,paced")
+    parser.add_argument("--processes", type=int, default=2, choices=(1, 2, 3, 4))
+    parser.add_argument("--duty", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--pace", type=float, default=0.05, help=argparse.SUPPRESS)
     parser.add_argument("--lock-wait", type=float, default=900)
     args = parser.parse_args(argv)
     if args.child is not None:
-        return child(min(args.child, 30.0), args.pace)
+        return child(min(args.child, 30.0), args.pace, args.duty)
     if reason := missing_capability():
         print(f"producers_bench: {reason}", file=sys.stderr)
         return 2
@@ -270,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
                     modes = args.modes.split(",")
                     order = modes[k % len(modes):] + modes[:k % len(modes)]  # rotate
                     for mode in order:
-                        run = one_run(lab, args.seconds, mode)
+                        run = one_run(lab, args.seconds, mode, args.processes)
                         run["backlog_limit"] = limit
+                        run["round"] = k
                         print("RUN", json.dumps(run), flush=True)
                         runs.append(run)
                 raw += runs
@@ -279,8 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         lock.release()
     print()
-    print(f"{os.cpu_count()} CPUs, kernel {os.uname().release}, flood {args.seconds} s x 2 "
-          f"processes, {args.rounds} rounds (median, min-max)")
+    print(f"{os.cpu_count()} CPUs, kernel {os.uname().release}, flood {args.seconds} s x "
+          f"{args.processes} processes, {args.rounds} rounds (median, min-max)")
     print(HEADER)
     print("\n".join(tables))
     return 0

@@ -36,3 +36,26 @@ def test_without_cap_audit_read_one_line_and_unavailable(kernel_lock):
     assert result.stderr.strip().splitlines() == [
         "the audit multicast listener needs CAP_AUDIT_READ: producers come from "
         "auditd's log instead"]
+
+
+def test_run_false_closes_the_socket_and_true_opens_it_again(kernel_lock):
+    import time
+
+    from auditop.probes.multicast import ProducerCounter
+    from tests.scenarios.lab import wait_until
+
+    def readers() -> set[int]:
+        return {row.inode for row in audit_sockets(None)[1]}
+
+    before = readers()
+    with ProducerCounter.start() as counter:
+        assert counter.unavailable is None
+        assert wait_until(lambda: len(readers() - before) == 1, 2.0)
+        counter.run(False)
+        assert wait_until(lambda: not counter.listening and readers() <= before, 2.0)
+        time.sleep(0.3)
+        window = counter.drain()
+        assert window.listened < 1.0
+        counter.run(True)
+        assert wait_until(lambda: counter.listening and len(readers() - before) == 1, 2.0)
+    assert wait_until(lambda: readers() <= before, 2.0)

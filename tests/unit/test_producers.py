@@ -201,3 +201,16 @@ def test_cost_per_record_is_small():
     per_record = (time.perf_counter() - start) / len(records)
     assert per_record < 20e-6, f"{per_record * 1e6:.1f} us per record"
     assert raw_fields(records[4][1])[0] == b'"auditop-capture-alpha"'
+
+
+def test_listener_duty_continuous_without_loss_and_one_second_in_five_with():
+    duty = p.ListenerDuty()
+    assert all(duty.wanted(t / 10, losing=False) for t in range(50))
+    # Loss from t=5: listened 5.0-6.0, closed until 10.0, listened 10.0-11.0 ...
+    on = [t / 10 for t in range(50, 150) if duty.wanted(t / 10, losing=True)]
+    assert on[0] == 5.0 and on[-1] == pytest.approx(10.9)
+    assert len(on) == 20  # 2 s of 10
+    assert duty.losing
+    # Calm again: off until calm_s have passed without loss, then continuous.
+    assert not duty.wanted(17.0, losing=False)
+    assert duty.wanted(20.0, losing=False) and not duty.losing
