@@ -337,10 +337,8 @@ class Monitor:
                         pass  # another wake took it
         except Exception as exc:  # noqa: BLE001 - a fatal error, or a bug said as one
             self.failure = exc
-            if self._sink is not None:
+            if self._sink is not None:  # else it waits in `failure` (run() raises it)
                 self._sink(Failure(exc))
-            elif threading.current_thread() is self._thread:
-                raise  # nobody listens: the thread's excepthook says it
         finally:
             with self._pipe_lock:
                 self._driving = False

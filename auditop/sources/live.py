@@ -9,7 +9,7 @@ from typing import Callable
 from auditop.core.changes import SetAck
 from auditop.core.errors import FATAL, AuditError, SendersHeld
 from auditop.core.model import AuditdLogReading, Sample, SystemInfo
-from auditop.kernel.client import DEFAULT_TIMEOUT, AuditClient
+from auditop.kernel.client import DEFAULT_TIMEOUT, AuditClient, Pending
 from auditop.probes import read_system
 from auditop.probes.auditd_log import AuditdLog, auditd_conf_path, log_path
 from auditop.probes.boot import kernel_hz
@@ -39,13 +39,22 @@ class LiveSource:
         self._causes_read_at = float("-inf")
         self._conf: tuple[int | None, str] | None = None  # (pid, the auditd.conf it reads)
         self._log: AuditdLog | None = None  # auditd's log, followed from its end
+        self._pending: Pending | None = None  # asked at the last poll, read at the next
 
     def poll(self, waiting: Callable[[], None] | None = None) -> Sample:
-        """One sample. `waiting` is called every moment the kernel's answer
-        is late (kernel/client.py): the Monitor's thread keeps time then."""
+        """One sample: the answer to the request sent at the previous poll,
+        which has been waiting in the socket since (so this poll does not
+        sleep for it), and the next request sent at once. The first poll, and
+        one after a request could not be sent, ask and wait. `waiting` is
+        called every moment an answer is late (kernel/client.py): the
+        Monitor's thread keeps time then."""
         start = time.monotonic()
+        pending, self._pending = self._pending, None
         try:
-            status, error = self._client.get_status(waiting=waiting), None
+            if pending is None:
+                pending = self._client.ask_status()  # SendersHeld: nothing was sent
+            start = pending.sent_at
+            status, error = self._client.answer(pending, waiting), None
             self._last_pid = status.pid
             self._client.expect_hold(self._hold_seconds(status))
         except (SendersHeld, *FATAL):
@@ -53,16 +62,24 @@ class LiveSource:
         except AuditError as exc:
             status, error = None, str(exc)
         end = time.monotonic()
+        try:
+            self._pending = self._client.ask_status()
+        except AuditError:
+            self._pending = None  # the next poll asks again, and says why if it cannot
         held, held_for = self._client.held()
         if status is not None and not _can_hold(status):
             # The kernel holds senders only while the backlog is over its
             # limit: a sender slow to report on a busy machine is not held.
             held, held_for = 0, 0.0
         causes, suppressed, printed = self._loss_causes(status, end)
+        # Stamped when read: a period after the kernel answered, in order with
+        # everything else the Monitor takes; poll_seconds reaches back to
+        # when the request went out (a change's read-back counts from there).
         return Sample(time=time.time(), mono=end, status=status,
                       system=self._read_system(end), error=error,
-                      poll_seconds=end - start, held_senders=held, held_for=held_for,
-                      loss_causes=causes, loss_suppressed=suppressed, records_printed=printed)
+                      poll_seconds=end - start, held_senders=held,
+                      held_for=held_for, loss_causes=causes, loss_suppressed=suppressed,
+                      records_printed=printed)
 
     def _loss_causes(self, status, now: float):
         """The kernel logs a cause only when it loses a record: read its log

@@ -78,6 +78,24 @@ def test_a_dropped_reply_is_no_answer_not_a_hang(kernel):
     assert client.get_status().backlog_limit == 64  # the next request works
 
 
+def test_an_answer_asked_for_earlier_is_read_without_waiting(kernel):
+    fake, client = kernel
+    fake.status["backlog"] = 9
+    pending = client.ask_status()  # sent: the answer waits in the socket
+    deadline = time.monotonic() + 1
+    while not client._poll.poll(0) and time.monotonic() < deadline:
+        time.sleep(0.005)  # the thread sender and the fake kernel answer
+    start = time.monotonic()
+    assert client.answer(pending).backlog == 9
+    assert time.monotonic() - start < 0.05  # it was there: read, not waited for
+    # a dropped answer is NoAnswer at the request's own deadline, not later
+    fake.drop_next_reply = True
+    pending = client.ask_status()
+    with pytest.raises(NoAnswer):
+        client.answer(pending)
+    assert time.monotonic() <= pending.deadline + 0.2
+
+
 def test_the_answer_arrives_while_the_kernel_holds_the_sender(kernel):
     fake, client = kernel
     fake.hold.set()
