@@ -13,18 +13,18 @@ setting defaults to None ("not given"), and each command reads the resolved
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from auditop.commands.common import CHECK_UNKNOWN, INTERRUPTED, USAGE_ERROR
 from auditop.core.errors import AuditError
 from auditop.core.sampler import MAX_RATE_HZ, MIN_RATE_HZ
 from auditop.core.settings import SETTABLE_FIELDS
 
-USAGE_ERROR = 2
-CHECK_UNKNOWN = 3
 MIN_SECONDS, MAX_SECONDS = 0.1, 3600.0  # display windows and sampling spans
 MAX_DURATION = 366 * 24 * 3600.0  # a recording of a year is the longest we take
 FORMATS = ("text", "json", "prometheus")
@@ -58,37 +58,44 @@ def main(argv: list[str] | None = None) -> int:
             return CHECK_UNKNOWN
         print(f"{message} (see auditop --help)", file=sys.stderr)
         return USAGE_ERROR
-    from auditop.commands import run_check
+    run = command(args.command)
+    is_check = args.command == "check"
     if args.reads_config:
         from auditop.config import ConfigError
         try:
             _resolve_settings(args)
         except ConfigError as exc:
-            if args.run is run_check:
+            if is_check:
                 print(f"AUDIT UNKNOWN - config: {exc}")
                 return CHECK_UNKNOWN
             print(f"auditop: {exc}", file=sys.stderr)
             return USAGE_ERROR
     try:
-        return args.run(args)
+        return run(args)
     except AuditError as exc:
-        if args.run is run_check:
+        if is_check:
             print(f"AUDIT UNKNOWN - {exc}")
             return CHECK_UNKNOWN
         print(f"auditop: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug: said as one, with where it is
         from auditop.core.errors import InternalError
         if os.environ.get("AUDITOP_DEBUG"):
             raise
         error = InternalError(exc)
-        is_check = args.run is run_check
         print(f"AUDIT UNKNOWN - {error}" if is_check else f"auditop: {error} "
               "(AUDITOP_DEBUG=1 shows the traceback)", file=sys.stdout if is_check
               else sys.stderr)
         return CHECK_UNKNOWN if is_check else error.exit_code
+
+
+def command(name: str):
+    """The function that runs a command: "status" is auditop/commands/status.py's
+    `run`, "config:show" its `show`. Imported only when the command runs."""
+    module, _, function = name.partition(":")
+    return getattr(importlib.import_module(f"auditop.commands.{module}"), function or "run")
 
 
 def _resolve_settings(args: argparse.Namespace) -> None:
@@ -117,8 +124,6 @@ def _check_usage(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from auditop import commands
-
     parser = _Parser(prog="auditop",
                      description="Watch and steer the Linux kernel audit backlog.")
     parser.add_argument("--version", action="version",
@@ -127,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     _read_only_option(parser, default=None)
     parser.add_argument("--demo", action="store_true",
                         help="a simulated machine: no root, no kernel touched (try it)")
-    parser.set_defaults(run=commands.run_tui, reads_config=True)
+    parser.set_defaults(command="tui", reads_config=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     status = sub.add_parser("status", help="print the audit status, system probes and "
@@ -144,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     _read_only_option(status, default=argparse.SUPPRESS,
                       what="never signal auditd: --auditd-state is refused")
     _window_option(status)
-    status.set_defaults(run=commands.run_status)
+    status.set_defaults(command="status")
 
     check = sub.add_parser("check", help="monitoring-plugin check: one line, "
                            "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
@@ -165,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     remember.add_argument("--no-state", action="store_true",
                           help="neither read nor write the state: say nothing about "
                                "what happened between runs")
-    check.set_defaults(run=commands.run_check)
+    check.set_defaults(command="check")
 
     setter = sub.add_parser("set", help="change backlog_limit, rate_limit or "
                             "backlog_wait_time, then read it back")
@@ -181,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
                              "records: the first lost record panics the machine")
     _read_only_option(setter, default=argparse.SUPPRESS,
                       what="change nothing: refuse, exit 2")
-    setter.set_defaults(run=commands.run_set)
+    setter.set_defaults(command="set")
 
     record = sub.add_parser("record", help="write one JSON line per display window "
                             "(schema in docs/json.md)")
@@ -193,14 +198,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="record the demo's tour of every incident, no root needed "
                              "(ends after its panic)")
     _sampling_options(record, default=argparse.SUPPRESS)
-    record.set_defaults(run=commands.run_record)
+    record.set_defaults(command="record")
 
     replay = sub.add_parser("replay", help="the TUI over a recording, at its own pace")
     replay.add_argument("file", type=Path, help="a file written by `auditop record`")
     replay.add_argument("--speed", type=_seconds(MIN_SPEED, MAX_SPEED), default=1.0,
                         help=f"times the recording's pace ({MIN_SPEED:g} to {MAX_SPEED:g}, "
                              "default 1)")
-    replay.set_defaults(run=commands.run_replay)
+    replay.set_defaults(command="replay")
 
     plot = sub.add_parser("plot", help="a recording's backlog peak against the limit and "
                           "lost records per second, as text")
@@ -211,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="columns (default: the terminal's)")
     plot.add_argument("--height", type=_count(MIN_PLOT_HEIGHT, 1000),
                       help="lines (default: the terminal's)")
-    plot.set_defaults(run=commands.run_plot)
+    plot.set_defaults(command="plot")
 
     web = sub.add_parser("web", help="serve the TUI to a browser (a classroom view); never "
                          "offers kernel changes")
@@ -231,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("--no-token", dest="token", action="store_false", default=None,
                      help="off loopback, serve without the access token in the URL "
                           "(anyone who can reach the port can watch)")
-    web.set_defaults(run=commands.run_web)
+    web.set_defaults(command="web")
 
     exporter = sub.add_parser("exporter", help="Prometheus metrics: an HTTP /metrics "
                               "endpoint, or a textfile for node_exporter (docs/fleet.md)")
@@ -243,16 +248,16 @@ def _parser() -> argparse.ArgumentParser:
     exporter.add_argument("--every", type=_seconds(1.0, MAX_SECONDS), default=None,
                           metavar="S", help="seconds between textfile writes (default 15)")
     _sampling_options(exporter, default=argparse.SUPPRESS)
-    exporter.set_defaults(run=commands.run_exporter)
+    exporter.set_defaults(command="exporter")
 
     config = sub.add_parser("config", help="the config file: where it is, what is in "
                             "effect")
     config_sub = config.add_subparsers(title="config commands", metavar="WHAT",
                                        parser_class=_Parser, required=True)
     config_sub.add_parser("path", help="print where the config file is (or would be)"
-                          ).set_defaults(run=commands.run_config_path, reads_config=False)
+                          ).set_defaults(command="config:path", reads_config=False)
     config_sub.add_parser("show", help="print every setting in effect and where it "
-                          "came from").set_defaults(run=commands.run_config_show)
+                          "came from").set_defaults(command="config:show")
     _describe(sub)
     _describe(config_sub, "config ")
     return parser

@@ -1,7 +1,8 @@
-"""Make the SVG screenshots in screenshots/ from the real app, driven by a
-deterministic scripted source and a fixed clock:
+"""Make the SVG screenshots in screenshots/ (the README's) from the real app,
+driven by a deterministic scripted source and a fixed clock. A developer
+script, not part of the package; from the repository's top:
 
-    python -m auditop.tui.screenshots [--out screenshots] [--size 100x30]
+    python -m tests.screenshots [--out screenshots] [--size 100x30]
 
 The same builders feed the snapshot tests (tests/tui/test_snapshots.py).
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -78,15 +78,14 @@ def simulated(name: str, seconds: float = SECONDS) -> tuple[DemoSource, list[Sam
 
 
 def recording(path: Path, scenario: str = "overflow", seconds: float = SECONDS) -> Path:
-    """What `auditop record` writes over `seconds` of a scripted scenario."""
+    """What `auditop record` writes (its own line writer) over `seconds` of a
+    scripted scenario."""
+    from auditop.commands.record import line_writer
     from auditop.core.monitor import Monitor
-    from auditop.export.json import window_object
 
-    lines: list[str] = []
-    monitor = Monitor(ScriptedSource(SCENARIOS[scenario]()), on_window=lambda window, snap:
-                      lines.append(json.dumps(window_object(window, snap.findings))))
-    monitor.add(samples(scenario, seconds))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with open(path, "w", encoding="utf-8") as out:
+        monitor = Monitor(ScriptedSource(SCENARIOS[scenario]()), on_window=line_writer(out))
+        monitor.add(samples(scenario, seconds))
     return path
 
 
@@ -164,7 +163,7 @@ async def take_all(out: Path, sizes: Sequence[tuple[int, int]]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m auditop.tui.screenshots")
+    parser = argparse.ArgumentParser(prog="python -m tests.screenshots")
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("--size", action="append", default=None,
                         help="WIDTHxHEIGHT (repeatable; default 80x24 and 120x40)")

@@ -10,7 +10,7 @@ import pytest
 
 from auditop.sources.scripted import SCENARIOS, ScriptedSource, samples
 from auditop.tui.app import AuditopApp
-from auditop.tui.screenshots import fixed_clock
+from tests.screenshots import fixed_clock
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from auditop.tui.screenshots import recording
+from tests.screenshots import recording
 from tests.terminal import ANSI, Terminal
 
 ROOT = str(Path(__file__).resolve().parents[2])

@@ -25,10 +25,10 @@ from auditop.sources.scripted import PERIOD, SCENARIOS, ScriptedSource
 from auditop.sources.scripted import samples as scripted_samples
 from auditop.tui.app import AuditopApp
 from auditop.tui.screens.panic import PanicScreen
-from auditop.tui.screenshots import fixed_clock
 from auditop.tui.widgets.findings import FindingsList
 from auditop.tui.view import build_view, shown_peak
 from auditop.tui.widgets.summary import Banner, Summary, banner_content, state_text
+from tests.screenshots import fixed_clock
 
 from .conftest import text
 from .test_demo_tui import AheadClock, notices

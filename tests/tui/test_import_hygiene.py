@@ -39,7 +39,7 @@ def test_scripted_source_is_pure(module):
 def test_the_live_tui_starts_without_the_simulator_and_the_replay_reader():
     """What `auditop` imports before its first frame: the other modes'
     modules only in their modes (docs/performance.md, the first frame)."""
-    loaded = loaded_after("import auditop.cli, auditop.commands, auditop.tui.app, "
+    loaded = loaded_after("import auditop.cli, auditop.commands.tui, auditop.tui.app, "
                           "auditop.sources.live")
     assert "auditop.tui.app" in loaded and "auditop.sources.live" in loaded
     assert not loaded & {"auditop.sources.simulator", "auditop.sources.demo",

@@ -12,10 +12,10 @@ from auditop.tui.app import AuditopApp
 from auditop.tui.screens.confirm import ConfirmScreen
 from auditop.tui.screens.help import HelpScreen
 from auditop.tui.screens.plot import PlotScreen
-from auditop.tui.screenshots import recording
 from auditop.tui.widgets.charts import Charts
 from auditop.tui.widgets.findings import FindingsList
 from auditop.tui.widgets.summary import Summary, TitleBar
+from tests.screenshots import recording
 
 from .conftest import text
 

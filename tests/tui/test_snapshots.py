@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditop.tui.screenshots import SHOTS, demo_app
+from tests.screenshots import SHOTS, demo_app
 
 SIZES = [(80, 24), (120, 40)]
 

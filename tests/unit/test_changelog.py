@@ -10,7 +10,8 @@ import pwd
 
 import pytest
 
-from auditop import changelog, cli, commands
+from auditop import changelog, cli
+from auditop.commands import sampling
 from auditop.changelog import ChangeLogUnwritable, append_change
 from auditop.core.errors import NotPrivileged
 from auditop.sources.scripted import ScriptedSource, healthy
@@ -31,7 +32,7 @@ def state(tmp_path, monkeypatch):
 def kernel(monkeypatch):
     """`auditop set` talks to a scripted kernel (healthy: backlog_limit 8192)."""
     source = ScriptedSource(healthy())
-    monkeypatch.setattr(commands, "_live_source", lambda: source)
+    monkeypatch.setattr(sampling, "live_source", lambda: source)
     return source
 
 
@@ -72,7 +73,7 @@ def test_a_refused_set_says_why_and_that_the_log_missed_it(tmp_path, state, monk
                                                            capsys):
     _unwritable_state_dir(tmp_path, state, "state home is a file")
     source = ScriptedSource(healthy(), set_error=NotPrivileged())
-    monkeypatch.setattr(commands, "_live_source", lambda: source)
+    monkeypatch.setattr(sampling, "live_source", lambda: source)
     assert cli.main(["set", "backlog_limit", "16384", "--yes"]) == NotPrivileged.exit_code
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["auditop: warning: the change log could not be written: "

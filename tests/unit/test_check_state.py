@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditop import cli, commands
+from auditop import cli
+from auditop.commands import sampling
 from auditop.core.findings import DEFAULT, evaluate
 from auditop.core.history import History
 from auditop.export import checkstate
@@ -347,7 +348,7 @@ def kernel(monkeypatch):
     """check samples a scripted kernel whose lost counter is `lost`."""
     def use(lost: int):
         source = ScriptedSource([make_sample(0.0, lost=lost)])
-        monkeypatch.setattr(commands, "_live_source", lambda: source)
+        monkeypatch.setattr(sampling, "live_source", lambda: source)
     return use
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from auditop import cli, commands
+from auditop import cli
+from auditop.commands import sampling
 from auditop.sources.scripted import ScriptedSource, healthy, overflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,7 @@ def scripted(monkeypatch):
         source = ScriptedSource(script or healthy())
         made.append(source)
         return source
-    monkeypatch.setattr(commands, "_live_source", make)
+    monkeypatch.setattr(sampling, "live_source", make)
     return made
 
 
@@ -190,7 +191,7 @@ def test_tui_gets_every_setting_from_the_file(xdg, monkeypatch):
     got = {}
     monkeypatch.setattr("auditop.tui.app.run", lambda settings: got.setdefault("s", settings)
                         and 0)
-    monkeypatch.setattr("auditop.offline.without_terminal", lambda: False)  # pytest has none
+    monkeypatch.setattr("auditop.commands.common.without_terminal", lambda: False)  # pytest has none
     assert cli.main([]) == 0
     s = got["s"]
     assert (s.interval, s.sample_rate, s.read_only, s.backlog_limit_step) == (2, 20, True, 4)
@@ -218,7 +219,7 @@ def test_status_json_alias_and_format_json_agree(xdg, scripted, capsys):
 
 def test_status_format_prometheus_shows_the_peak_of_an_overflow(xdg, monkeypatch, capsys):
     flooding = overflow()  # floods start at its fifth second: begin there
-    monkeypatch.setattr(commands, "_live_source",
+    monkeypatch.setattr(sampling, "live_source",
                         lambda: ScriptedSource(lambda n: flooding(n + 50)))
     assert cli.main(["status", "--format", "prometheus", "--window", "1"]) == 0
     families = {f.name: f for f in text_string_to_metric_families(capsys.readouterr().out)}
@@ -259,3 +260,26 @@ def test_exporter_cannot_listen_is_one_line(xdg, scripted, capsys):
     assert capsys.readouterr().err == (f"auditop: cannot listen on 127.0.0.1:{port}: "
                                        "Address already in use\n")
     assert scripted[0].writes == []
+
+
+# -- record and record --demo: one writer ----------------------------------------------
+
+def test_record_demo_keeps_the_settings_changed_underneath(xdg, scripted, tmp_path,
+                                                           monkeypatch):
+    """`record --demo` writes its lines through the live recorder's writer:
+    a setting the tour changes is in them (`setting_changes`), and a line has
+    the same fields as a live one."""
+    from auditop.sources import demo_actions
+    monkeypatch.setattr(demo_actions, "TOUR", (demo_actions.TourStep(
+        0.4, "backlog_wait_time 0 -> 500", (("set_wait_time", (500,)),)),))
+    demo, live = tmp_path / "demo.jsonl", tmp_path / "live.jsonl"
+    assert cli.main(["record", "--demo", "--duration", "2", "--interval", "0.5",
+                     "-o", str(demo)]) == 0
+    assert cli.main(["record", "--duration", "0.6", "--interval", "0.5", "-o", str(live)]) == 0
+    demo_lines = [json.loads(line) for line in demo.read_text().splitlines()]
+    live_lines = [json.loads(line) for line in live.read_text().splitlines()]
+    changed = [change for line in demo_lines for change in line["setting_changes"]]
+    assert changed, demo_lines
+    assert (changed[0]["field"], changed[0]["old"], changed[0]["new"]) == (
+        "backlog_wait_time", 0, 500)
+    assert demo_lines[-1].keys() == live_lines[-1].keys()

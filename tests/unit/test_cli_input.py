@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditop import cli, commands
+from auditop import cli
+from auditop.commands import config, record, sampling, tui
 from auditop.core.errors import AuditError
 from auditop.core.settings import U32_MAX, InvalidSetting, max_value, parse_setting
 from auditop.tui.screens.value import SettingValidator
@@ -33,9 +34,9 @@ def run(argv) -> tuple[int, str, str]:
     Reached instead of acting: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("run_tui", "_live_source", "run_record", "run_config_path",
-                     "run_config_show"):
-            patch.setattr(commands, name, reached)
+        for module, name in ((tui, "run"), (sampling, "live_source"), (record, "run"),
+                             (config, "path"), (config, "show")):
+            patch.setattr(module, name, reached)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli.main(argv)
     return code, out.getvalue(), err.getvalue()
@@ -107,7 +108,7 @@ def test_no_command_line_gives_a_traceback(argv):
 def test_a_bug_is_said_as_a_bug_in_one_line(monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("rmem")
-    monkeypatch.setattr(commands, "_live_source", broken)
+    monkeypatch.setattr(sampling, "live_source", broken)
     monkeypatch.delenv("AUDITOP_DEBUG", raising=False)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

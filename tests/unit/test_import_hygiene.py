@@ -36,7 +36,9 @@ def test_headless_cli_does_not_pay_for_textual():
 
 
 @pytest.mark.parametrize("module", ["auditop.sources.replay", "auditop.sources.demo",
-                                    "auditop.sources.simulator", "auditop.offline"])
+                                    "auditop.sources.simulator", "auditop.commands.tui",
+                                    "auditop.commands.replay", "auditop.commands.plot",
+                                    "auditop.commands.web", "auditop.commands.record"])
 def test_replay_and_demo_import_neither_textual_nor_pyroute2(module):
     assert not loaded_after_import(module) & {"textual", "pyroute2", "plotext", "rich",
                                               "aiohttp", "textual_serve"}

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from auditop.offline import without_terminal
+from auditop.commands.common import without_terminal
 
 AUDITOP = [sys.executable, "-m", "auditop"]
 TUI_REFUSED = ("auditop: the TUI needs a terminal; for a one-shot reading use "

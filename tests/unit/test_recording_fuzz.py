@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditop import offline
+from auditop.commands import common
+from auditop.commands.plot import plot
 from auditop.core.feed import Notice
 from auditop.sources import recording
 from auditop.sources.recording import (MAX_COUNT, MAX_NUMBER, MAX_TIME, MAX_U32,
@@ -245,7 +246,7 @@ def test_every_field_with_every_nasty_value(tmp_path, capsys, where):
         player.step(1)
     assert player.state.position == len(windows) - 1
     player.close()
-    assert offline.plot(path, output=tmp_path / "p.txt", width=60, height=16) == 0
+    assert plot(path, output=tmp_path / "p.txt", width=60, height=16) == 0
     assert (tmp_path / "p.txt").read_text(encoding="utf-8").strip()
     capsys.readouterr()
 
@@ -306,11 +307,11 @@ def test_plot_draws_or_refuses_whatever_the_values(tmp_path, capsys, lines, good
     path = tmp_path / "fuzz.jsonl"
     write_lines(path, lines)
     out = tmp_path / "plot.txt"
-    assert offline.plot(path, output=out, width=60, height=16) == 0
+    assert plot(path, output=out, width=60, height=16) == 0
     assert out.read_text(encoding="utf-8").strip()
     err = capsys.readouterr().err.splitlines()
     expected = read_recording(path)
-    shown = offline.PROBLEMS_SHOWN
+    shown = common.PROBLEMS_SHOWN
     assert err[:shown] == [f"auditop: {path}: {p} (skipped)" for p in expected.problems[:shown]]
     if len(expected.problems) > shown:
         assert err[shown:] == [f"auditop: {path}: {len(expected.problems) - shown} more "
@@ -366,7 +367,7 @@ def test_plot_of_each_end_of_the_range_read(tmp_path, capsys, field, value):
     path = tmp_path / "rec.jsonl"
     write_lines(path, [low, high])
     assert read_recording(path).skipped == 0
-    assert offline.plot(path, output=tmp_path / "p.txt", width=60, height=16) == 0
+    assert plot(path, output=tmp_path / "p.txt", width=60, height=16) == 0
     assert len((tmp_path / "p.txt").read_text(encoding="utf-8").splitlines()) == 16
     assert capsys.readouterr().err == ""
 
@@ -387,7 +388,7 @@ def test_plot_and_replay_of_a_400_digit_number(tmp_path, capsys):
     line["window"]["backlog_peak"] = int("9" * 400)
     path = tmp_path / "rec.jsonl"
     write_lines(path, [_line(), line, dict(_line(), time=1795329775.29)])
-    assert offline.plot(path, output=tmp_path / "p.txt", width=60, height=16) == 0
+    assert plot(path, output=tmp_path / "p.txt", width=60, height=16) == 0
     (said,) = capsys.readouterr().err.splitlines()
     assert said.startswith(f"auditop: {path}: line 2: window.backlog_peak is not a count: 999")
     assert said.endswith("... (skipped)") and len(said) < 200

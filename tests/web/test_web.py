@@ -100,7 +100,7 @@ def test_it_listens_on_loopback_only_by_default():
 
 
 def test_live_mode_in_the_browser_is_read_only():
-    from auditop.offline import web_command
+    from auditop.commands.web import web_command
     command, what = web_command(demo=False, replay_file=None)
     assert command[-1] == "--read-only" and "read-only" in what
     assert web_command(demo=True, replay_file=None)[0][-1] == "--demo"
