@@ -8,6 +8,7 @@ from auditop.core.errors import NoAuditSupport, NotPrivileged
 from auditop.sources.scripted import ScriptedSource, healthy
 from auditop.tui.app import AuditopApp
 from auditop.tui.screens.fatal import FatalScreen
+from auditop.tui.screens.help import HelpScreen
 from auditop.tui.widgets.findings import FindingsList
 from auditop.tui.widgets.summary import Banner, Summary, TitleBar
 
@@ -96,25 +97,38 @@ async def test_failure_panic():
 @pytest.mark.parametrize("size", [(80, 24), (60, 20), (40, 12), (20, 6), (120, 40), (200, 60)])
 @pytest.mark.parametrize("scenario", ["healthy", "overflow", "panic", "auditd-stopped"])
 async def test_any_size_renders(size, scenario):
+    """At every size the screen, the change dialog over it and the help
+    draw, each the size of the terminal."""
     app = scripted_app(scenario)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        app.export_screenshot()
+        monitor = app.screen
+        assert app.export_screenshot().startswith("<svg")
+        assert monitor.size == size
         await pilot.press("plus")
         await pilot.pause()
-        app.export_screenshot()
+        assert app.screen is not monitor  # the change dialog, over the monitor
+        assert app.export_screenshot().startswith("<svg")
         await pilot.press("escape", "question_mark")
         await pilot.pause()
-        app.export_screenshot()
+        assert isinstance(app.screen, HelpScreen) and app.screen.size == size
+        assert app.export_screenshot().startswith("<svg")
 
 
 async def test_resize_while_running():
+    """Each resize lays the screen out again at the new size, with the
+    summary still saying what it said."""
     app = scripted_app("overflow")
     async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        said = text(app.query_one(TitleBar))
         for size in [(120, 40), (60, 20), (80, 24)]:
             await pilot.resize_terminal(*size)
             await pilot.pause()
-            app.export_screenshot()
+            assert app.screen.size == size
+            assert app.query_one(Summary).size.width <= size[0]
+            assert app.export_screenshot().startswith("<svg")
+        assert text(app.query_one(TitleBar)) == said
 
 
 async def test_no_color(monkeypatch):

@@ -92,8 +92,10 @@ def test_record_id():
 
 @given(st.binary(max_size=300))
 def test_parsing_never_raises(data):
-    parse_config_change(b"type=CONFIG_CHANGE msg=audit(1.2:3): " + data)
-    fields(data)
+    record = parse_config_change(b"type=CONFIG_CHANGE msg=audit(1.2:3): " + data)
+    assert record is None or isinstance(record, ConfigChangeRecord)
+    parsed = fields(data)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items())
 
 
 # ------------------------------------------------------------- where it logs
