@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, nlmsg
+from auditop.probes.netlink_classes import NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, nlmsg
 
 from auditop.core.model import SETTABLE_FIELDS, STATUS_FIELDS, AuditStatus
 from auditop.core.errors import ProtocolError, from_errno

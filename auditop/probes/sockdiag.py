@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from auditop.probes.frames import NLMSG_HDRLEN, messages
 
-from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, nlmsg
+from auditop.probes.netlink_classes import NLM_F_DUMP, NLM_F_REQUEST, nlmsg
 
 AF_NETLINK = 16
 NETLINK_SOCK_DIAG = 4
