@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"auditop: {problem}", file=sys.stderr)
         return USAGE_ERROR
     stop = threading.Event()
-    source = sampling.live_source()
+    source = sampling.count_producers(sampling.live_source())
     try:
         source.poll()  # refuse here, before listening, if the kernel refuses
         running = sampling.monitor(settings, source, interval=settings.interval)

@@ -25,10 +25,23 @@ def live_source():
     return LiveSource()
 
 
-def sample_once(settings, window: float, source=None):
+def count_producers(source):
+    """Have `source` count who produces the records (issue 16: `status`,
+    `record`, the exporter and the TUI do; `check` and `set` do not), where
+    it can; the source."""
+    count = getattr(source, "count_producers", None)
+    if count is not None:
+        count()
+    return source
+
+
+def sample_once(settings, window: float, source=None, *, producers: bool = False):
     """Sample for `window` seconds: one window over the whole span, and the
-    final snapshot. Finishes when the window does, whatever the kernel holds."""
+    final snapshot. Finishes when the window does, whatever the kernel holds.
+    `producers`: count who produces the records over the window too."""
     source = source or live_source()
+    if producers:
+        count_producers(source)
     try:
         snapshot = monitor(settings, source, interval=math.inf).run(window)
     finally:

@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
         except BaseException:
             source.close()
             raise
-    window, snapshot = sampling.sample_once(args.settings, args.window, source)
+    window, snapshot = sampling.sample_once(args.settings, args.window, source,
+                                            producers=True)
     if args.format == "prometheus":
         from auditop.export.prometheus import exposition, reading
         from auditop.probes.boot import kernel_hz

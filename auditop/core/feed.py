@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from auditop.core.findings import Finding
     from auditop.core.history import Window
     from auditop.core.model import AuditStatus, Sample, SystemInfo
+    from auditop.core.producers import WindowProducers
+
+# How many windows back the producers shown may be (the listener is open 1 s
+# in 5 while records are lost; older counts are not shown as current).
+PRODUCERS_KEPT = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,28 @@ class Snapshot:
     def window(self) -> Window | None:
         """The newest closed window in which the kernel answered."""
         return next((w for w in reversed(self.windows) if w.status is not None), None)
+
+    @property
+    def producers(self) -> WindowProducers | None:
+        """Who produced the records of the newest closed window that counted
+        any (issue 16). The listener runs 1 s in 5 while records are lost,
+        so a window may have none: the last that had any is shown (its age:
+        `producers_age`)."""
+        window = self.producers_window
+        return window.producers if window is not None else None
+
+    @property
+    def producers_window(self) -> Window | None:
+        for window in reversed(self.windows[-PRODUCERS_KEPT:]):
+            if window.producers is not None and window.producers.records:
+                return window
+        return None
+
+    @property
+    def producers_age(self) -> float:
+        """Seconds between the newest window and the one `producers` is of."""
+        window, newest = self.producers_window, self.windows[-1] if self.windows else None
+        return max(newest.end - window.end, 0.0) if window and newest else 0.0
 
     @property
     def held_senders(self) -> int:

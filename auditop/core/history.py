@@ -51,6 +51,7 @@ from typing import Callable, Iterable, Sequence
 from auditop.core.drift import DriftWatch
 from auditop.core.losses import RECENT_SECONDS, Causes, add_causes
 from auditop.core.model import AuditStatus, Sample, SystemInfo
+from auditop.core.producers import WindowProducers
 
 # Absorbs float drift: ten additions of 0.1 give 0.9999999999999999.
 _EPSILON = 1e-6
@@ -91,6 +92,10 @@ class Window:
     # Records kauditd printed to the kernel log instead of delivering them:
     # they left the pipeline without being counted in `lost`.
     records_printed: int = 0
+    # Who produced the window's records (issue 16, core/producers.py): the
+    # source's counts drained when the window closed; None when nobody
+    # counted (no listener, a source without producers, an old recording).
+    producers: WindowProducers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +187,10 @@ class History:
         self._previous_last: Sample | None = None  # last sample of the previous window
         self._baselines: dict[str, _Reading | None] = dict.fromkeys(_COUNTERS)
         self.drift = DriftWatch()  # settings changed underneath auditop (core/drift.py)
+        # Asked once as each window closes for the records counted since the
+        # last close (a source's producers(), set by the Monitor): None, or
+        # returning None, leaves the window's `producers` None.
+        self.producers: Callable[[], WindowProducers | None] | None = None
 
     def add(self, sample: Sample) -> Window | None:
         """Add one sample; return the window it closed, if it closed one."""
@@ -278,6 +287,7 @@ class History:
             loss_causes=add_causes(s.loss_causes for s in samples),
             loss_suppressed=sum(s.loss_suppressed for s in samples),
             records_printed=sum(s.records_printed for s in samples),
+            producers=self.producers() if self.producers is not None else None,
         )
         self.windows.append(window)
         return window

@@ -65,6 +65,9 @@ class Monitor:
                  wall: Callable[[], float] = time.time) -> None:
         self.source = source
         self.history = History(interval, capacity)
+        # Who produced each window's records: a source that counts them
+        # (sources/live.py, the simulator) hands them over as a window closes.
+        self.history.producers = getattr(source, "producers", None)
         self.thresholds = thresholds
         self.sample_rate = rate_hz
         self._sampler = Sampler(source, rate_hz, clock, burst_rate_hz)
@@ -196,6 +199,7 @@ class Monitor:
         samples; at once when no thread drives."""
         def fresh() -> bool:
             self.history = History(self.history.interval, self.history.windows.maxlen)
+            self.history.producers = getattr(self.source, "producers", None)
             self._found, self._since, self._made = None, since, None
             with self._peak_lock:
                 self._peak = None

@@ -40,7 +40,15 @@ def _status_line(time: float, status: AuditStatus | None, system: SystemInfo | N
         "held_senders": window.held_senders,
         "held_for": round(window.held_for, 3),
         "setting_changes": [change_object(change) for change in changes],
+        "producers": producers_object(window),
     }
+
+
+def producers_object(window: Window) -> dict[str, Any] | None:
+    """Who produced the window's records (issue 16, docs/json.md): null when
+    nobody counted them (not asked, no CAP_AUDIT_READ, a source without)."""
+    producers = window.producers
+    return producers.as_json() if producers is not None else None
 
 
 def change_object(change: SettingChange) -> dict[str, Any]:

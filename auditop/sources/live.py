@@ -22,10 +22,11 @@ from auditop.probes.sockdiag import AuditSocketReader
 # auditd changes), and so are auditd's log (who changed a setting) and its
 # state report.
 SYSTEM_PERIOD = 0.5
+RULES_PERIOD = 10.0  # `auditctl -l` again at most this often, when a key is not in the rules
 
 
 class LiveSource:
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, *, producers: bool = False) -> None:
         self._client = AuditClient(timeout)
         self._last_pid: int | None = None
         self._system: SystemInfo | None = None
@@ -40,6 +41,25 @@ class LiveSource:
         self._conf: tuple[int | None, str] | None = None  # (pid, the auditd.conf it reads)
         self._log: AuditdLog | None = None  # auditd's log, followed from its end
         self._pending: Pending | None = None  # asked at the last poll, read at the next
+        self._producers = Producers() if producers else None
+
+    def count_producers(self) -> None:
+        """Count who produces the records from now on (issue 16): the
+        multicast listener's own thread reads them; each window closing
+        drains its counts (producers())."""
+        if self._producers is None:
+            self._producers = Producers()
+
+    @property
+    def producers_unavailable(self) -> str | None:
+        """Why the producers are not counted, once asked to (one line)."""
+        return self._producers.unavailable if self._producers is not None else None
+
+    def producers(self):
+        """The records counted since the last call, as a frozen
+        WindowProducers (core/producers.py); None when not counted. Called
+        by History as each window closes, on the Monitor's thread."""
+        return self._producers.drain() if self._producers is not None else None
 
     def poll(self, waiting: Callable[[], None] | None = None) -> Sample:
         """One sample: the answer to the request sent at the previous poll,
@@ -72,6 +92,8 @@ class LiveSource:
             # limit: a sender slow to report on a busy machine is not held.
             held, held_for = 0, 0.0
         causes, suppressed, printed = self._loss_causes(status, end)
+        if self._producers is not None:
+            self._producers.duty(status, end)
         # Stamped when read: a period after the kernel answered, in order with
         # everything else the Monitor takes; poll_seconds reaches back to
         # when the request went out (a change's read-back counts from there).
@@ -147,6 +169,8 @@ class LiveSource:
         return self._client.set(field, value)
 
     def close(self) -> None:
+        if self._producers is not None:
+            self._producers.close()
         self._stop_following()
         self._client.close()
         self._causes.close()
@@ -157,3 +181,54 @@ def _can_hold(status) -> bool:
     limit, backlog = status.backlog_limit, status.backlog
     return bool(limit and backlog is not None and backlog >= limit
                 and status.backlog_wait_time)
+
+
+class Producers:
+    """The multicast listener on demand (docs/producers.md): started on the
+    first use, opened and closed by ListenerDuty from each poll's `lost`
+    (a flag for its thread: the poll reads nothing), drained per window
+    with the loaded rules (`auditctl -l`, again when a key shows up that
+    they do not carry, at most every RULES_PERIOD)."""
+
+    def __init__(self) -> None:
+        from auditop.core.producers import ListenerDuty
+        from auditop.probes.multicast import ProducerCounter
+
+        self.unavailable: str | None = None
+        self._counter = ProducerCounter.start(on_unavailable=self._say)
+        self._duty = ListenerDuty()
+        self._lost: int | None = None
+        self._rules: dict[str, tuple[str, ...]] | None = None
+        self._rules_at = float("-inf")
+
+    def _say(self, why: str) -> None:
+        self.unavailable = why
+
+    def duty(self, status, now: float) -> None:
+        lost = status.lost if status is not None else None
+        losing = lost is not None and self._lost is not None and lost > self._lost
+        if lost is not None:
+            self._lost = lost
+        self._counter.run(self._duty.wanted(now, losing))
+
+    def drain(self):
+        if self.unavailable is not None:
+            return None
+        now = time.monotonic()
+        if self._rules is None and now - self._rules_at >= RULES_PERIOD:
+            self._load_rules(now)
+        window = self._counter.drain(rules=self._rules)
+        if (window is not None and self._rules is not None
+                and now - self._rules_at >= RULES_PERIOD
+                and any(p.name.endswith("(no such rule loaded)") for p in window.by_rule)):
+            self._load_rules(now)  # rules changed: named right from the next window
+        return window
+
+    def _load_rules(self, now: float) -> None:
+        from auditop.kernel.rules import list_rules
+
+        self._rules_at = now
+        self._rules = list_rules().by_key()
+
+    def close(self) -> None:
+        self._counter.close()

@@ -35,6 +35,7 @@ from typing import Any, BinaryIO, Iterator
 
 from auditop.core.findings import SEVERITY_ORDER, Finding
 from auditop.core.losses import add_causes
+from auditop.core.producers import DIMENSIONS, Producer, WindowProducers
 from auditop.core.model import (STATUS_FIELDS, AuditdConfig, AuditdProcess, AuditStatus,
                                 BootParams, NetlinkSocketRow, SystemInfo)
 
@@ -85,6 +86,9 @@ class RecordedWindow:
     # Added later in version 2: `audit: type=` records the kernel printed
     # to its log instead of delivering them.
     records_printed: int | None = None
+    # Added later in version 2: who produced the window's records (None: not
+    # counted, or a line written before them).
+    producers: WindowProducers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +424,56 @@ def _causes(value: Any) -> tuple[tuple[str, int], ...] | None:
     return add_causes([value.items()])
 
 
+MAX_PRODUCERS = 64  # entries in one list (auditop writes 11 at most)
+
+
+def _share_of(value: Any, where: str) -> float:
+    number = _number(value, where, required=True)
+    if not 0 <= number <= 1:
+        raise _Damaged(f"{where} is not a share: {_show(value)}")
+    return number
+
+
+def _producers(value: Any) -> WindowProducers | None:
+    """The line's "producers" (docs/json.md): every field checked, the line
+    damaged when one is not what it says; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Damaged(f"producers is not an object but {_show(value)}")
+    source = _text(value.get("source"), "producers.source")
+    if source is None:
+        raise _Damaged("producers.source is missing")
+    records = _count(value.get("records"), "producers.records")
+    if records is None:
+        raise _Damaged("producers.records is missing")
+    listened = value.get("listened", 1.0)
+    lists = {}
+    for name in DIMENSIONS:
+        where = f"producers.{name}"
+        items = value.get(name, [])
+        if not isinstance(items, list) or len(items) > MAX_PRODUCERS:
+            raise _Damaged(f"{where} is not a list of producers: {_show(items)}")
+        entries = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise _Damaged(f"{where} has an entry that is not a producer: {_show(item)}")
+            count = _count(item.get("records"), f"{where}.records")
+            per_s = _rate(item.get("per_s"), f"{where}.per_s")
+            if count is None or per_s is None:
+                raise _Damaged(f"{where} has an entry without records or per_s")
+            entries.append(Producer(item["name"], count, per_s,
+                                    _share_of(item.get("share"), f"{where}.share")))
+        lists[name] = tuple(entries)
+    sampled = _share_of(value.get("sampled", 1.0), "producers.sampled")
+    listened = _share_of(listened, "producers.listened")
+    missed = _count(value.get("missed", 0), "producers.missed") or 0
+    top = lists["by_type"][0] if lists["by_type"] else None
+    seconds = top.records / top.per_s if top is not None and top.per_s else 0.0
+    return WindowProducers(source=source, seconds=seconds, records=records, sampled=sampled,
+                           missed=missed, listened=listened, **lists)
+
+
 def _soft(value: Any, kind: type) -> Any:
     """For the system object: a value of the wrong type, or out of range
     (a negative or huge integer, a time no clock shows), is unknown (None)."""
@@ -514,6 +568,7 @@ class _Decoder:
             loss_causes=self._again("loss_causes", get("loss_causes"), _causes),
             loss_suppressed=_count(get("loss_suppressed"), "window.loss_suppressed"),
             records_printed=_count(get("records_printed"), "window.records_printed"),
+            producers=self._again("producers", obj.get("producers"), _producers),
         ), notes
 
     def _status(self, obj: Any) -> AuditStatus | None:

@@ -45,7 +45,7 @@ def as_window(recorded: RecordedWindow) -> Window:
         error=recorded.error, lost_seconds=spent(recorded.lost_seconds),
         drops_seconds=spent(recorded.drops_seconds), wait_seconds=spent(recorded.wait_seconds),
         held_senders=held, held_for=held_for, loss_causes=causes, loss_suppressed=suppressed,
-        records_printed=printed)
+        records_printed=printed, producers=recorded.producers)
 
 
 class Index:

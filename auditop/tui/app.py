@@ -209,7 +209,7 @@ def run(settings: Settings) -> int:
 
     source, error = None, None
     try:
-        source = LiveSource()
+        source = LiveSource(producers=True)  # who fills the queue, on the main screen
     except AuditError as exc:
         error = exc  # shown on the fatal screen, which says what is needed
     app = AuditopApp(source=source, startup_error=error, interval=settings.interval,
