@@ -24,7 +24,7 @@ DEFAULT_KEYS: dict[str, str] = {
     "quit": "q", "help": "question_mark", "pause": "p", "double": "plus",
     "halve": "minus", "exact": "b", "restore": "u",
     "interval.shorter": "left_square_bracket", "interval.longer": "right_square_bracket",
-    "plot": "g", "auditd-state": "i",
+    "plot": "g", "auditd-state": "i", "producers": "W",
     # auditop --demo (DEMO_ACTIONS in auditop/sources/demo.py, and the tour)
     "demo.flood": "f", "demo.burst": "o", "demo.bursts": "e", "demo.stall": "s",
     "demo.disk": "d", "demo.rotate": "l", "demo.kill": "k", "demo.restart": "a",

@@ -416,3 +416,47 @@ class ListenerDuty:
     @property
     def losing(self) -> bool:
         return self._spell is not None
+
+
+# -- totals for counters (export/prometheus.py) -------------------------------------
+
+METRIC_TOP = 10  # label values per dimension before `other`
+
+
+@dataclass
+class ProducerTotals:
+    """Records per rule key and per record type since auditop started, for
+    Prometheus counters with a bounded label set: the first `top` names seen
+    (largest first in each window) keep their own label for good, every later
+    one adds to `other`, so a counter never goes down and a host flooded by
+    random keys still exposes at most top + 1 series per dimension. Windows
+    are added once each, by the time they closed (`catch_up`)."""
+
+    top: int = METRIC_TOP
+    by_key: dict[str, int] = field(default_factory=dict)
+    by_type: dict[str, int] = field(default_factory=dict)
+    last_end: float | None = None  # the newest window added
+    windows: int = 0  # windows that carried producers
+
+    def add(self, producers: WindowProducers) -> None:
+        self.windows += 1
+        for totals, entries in ((self.by_key, producers.by_key),
+                                (self.by_type, producers.by_type)):
+            for entry in entries:
+                name = entry.name
+                if name != OTHER and name not in totals:
+                    named = sum(1 for n in totals if n != OTHER)
+                    if named >= self.top:
+                        name = OTHER
+                totals[name] = totals.get(name, 0) + entry.records
+
+    def catch_up(self, windows: Iterable) -> ProducerTotals:
+        """Add the windows (oldest first) that closed after the newest one
+        added; those without producers only move the mark."""
+        for window in windows:
+            if self.last_end is not None and window.end <= self.last_end:
+                continue
+            self.last_end = window.end
+            if window.producers is not None:
+                self.add(window.producers)
+        return self

@@ -13,20 +13,30 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Callable
 
 from auditop.core.monitor import Monitor
+from auditop.core.producers import ProducerTotals
 from auditop.export.prometheus import Reading, reading, serve, write_textfile
 
 WAKE_S = 0.5  # how often the loops look at `stop` and the Monitor's health
+
+
+# Records per key and type since the exporter started: one per Monitor
+# (the counters' running totals; each window added once).
+_totals: weakref.WeakKeyDictionary[Monitor, ProducerTotals] = weakref.WeakKeyDictionary()
+_totals_lock = threading.Lock()
 
 
 def scrape(monitor: Monitor, hz: int | None) -> Reading:
     """One scrape's Reading. The snapshot is taken first, then the peak, so the
     peak covers every sample the snapshot has seen."""
     snapshot = monitor.fresh_snapshot()
-    return reading(snapshot, peak=monitor.take_peak(), hz=hz)
+    with _totals_lock:  # scrapes may come from several threads at once
+        totals = _totals.setdefault(monitor, ProducerTotals())
+        return reading(snapshot, peak=monitor.take_peak(), hz=hz, totals=totals)
 
 
 def listen_url(host: str, port: int) -> str:

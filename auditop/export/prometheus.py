@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from auditop.core.findings import Finding
 from auditop.core.model import AuditStatus, SystemInfo
 from auditop.core.monitor import Snapshot
+from auditop.core.producers import ProducerTotals
 
 # The Prometheus wiki's "Default port allocations" list gives every exporter its
 # own port so that several run side by side on one host. 9100-9999 is full (since
@@ -48,13 +49,22 @@ class Reading:
     auditd_up: bool | None = None  # auditd registered with the kernel and running
     hz: int | None = None  # kernel HZ: jiffies per second
     findings: tuple[Finding, ...] = ()  # active findings
+    # Records counted per rule key and per record type since the exporter
+    # started (issue 16; the top 10 names plus `other`); None: not counted.
+    records_by_key: tuple[tuple[str, int], ...] | None = None
+    records_by_type: tuple[tuple[str, int], ...] | None = None
 
 
-def reading(snapshot: Snapshot, *, peak: int | None, hz: int | None) -> Reading:
+def reading(snapshot: Snapshot, *, peak: int | None, hz: int | None,
+            totals: ProducerTotals | None = None) -> Reading:
     """The Reading for one scrape. `peak`: the highest backlog since the previous
     scrape (Monitor.take_peak()); when no status was answered since, the newest
     backlog stands for it. While the kernel is not answering, the status it last
-    gave is left out rather than exported as current."""
+    gave is left out rather than exported as current. `totals`: the records
+    per key and type so far, caught up here with the snapshot's windows (the
+    exporter keeps one for its life; without, the snapshot's windows alone)."""
+    totals = (totals or ProducerTotals()).catch_up(snapshot.windows)
+    counted = totals.windows > 0
     status = snapshot.status if snapshot.silent_for == 0 else None
     system = snapshot.system
     socket = system.auditd_socket if system is not None else None
@@ -70,6 +80,8 @@ def reading(snapshot: Snapshot, *, peak: int | None, hz: int | None) -> Reading:
         auditd_up=auditd_up(status, system),
         hz=hz,
         findings=snapshot.findings,
+        records_by_key=tuple(sorted(totals.by_key.items())) if counted else None,
+        records_by_type=tuple(sorted(totals.by_type.items())) if counted else None,
     )
 
 
@@ -120,7 +132,16 @@ _FAMILIES: tuple[tuple[str, str, str], ...] = (
      "1 if auditd is registered with the kernel and running, else 0."),
     ("auditop_finding", "gauge",
      "1 for each active auditop finding (see auditop status for its explanation)."),
+    ("auditop_records_by_key", "counter",
+     "Audit records by the rule key that produced them, as the multicast listener "
+     "counted them (estimates when sampled; the top 10 keys, the rest as other)."),
+    ("auditop_records_by_type", "counter",
+     "Audit records by record type, as the multicast listener counted them (the top "
+     "10 types, the rest as other)."),
 )
+
+_LABELLED = {"auditop_finding": ("id", "severity"), "auditop_records_by_key": ("key",),
+             "auditop_records_by_type": ("type",)}
 
 
 def _values(reading: Reading) -> dict[str, float | None]:
@@ -148,9 +169,9 @@ def _values(reading: Reading) -> dict[str, float | None]:
 
 
 def _family(name: str, kind: str, documentation: str) -> Metric:
-    if name == "auditop_finding":
-        return GaugeMetricFamily(name, documentation, labels=("id", "severity"))
     cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+    if name in _LABELLED:
+        return cls(name, documentation, labels=_LABELLED[name])
     return cls(name, documentation)
 
 
@@ -162,6 +183,13 @@ def families(reading: Reading) -> Iterator[Metric]:
         if name == "auditop_finding":
             for finding in reading.findings:
                 family.add_metric((finding.id, finding.severity), 1)
+        elif name in ("auditop_records_by_key", "auditop_records_by_type"):
+            counts = (reading.records_by_key if name == "auditop_records_by_key"
+                      else reading.records_by_type)
+            if counts is None:
+                continue  # not counted: left out, never 0
+            for label, records in counts:
+                family.add_metric((label,), records)
         elif values[name] is None:
             continue
         else:

@@ -33,6 +33,7 @@ from auditop.tui.messages import MonitorFailed, Notice, Snapshotted
 from auditop.tui.screens.fatal import FatalScreen
 from auditop.tui.screens.monitor import LiveScreen, MonitorScreen
 from auditop.tui.screens.plot import PlotScreen
+from auditop.tui.screens.producers import ProducersScreen
 
 if TYPE_CHECKING:  # the live TUI starts without the simulator and the replay reader
     from auditop.sources.demo import DemoSource
@@ -171,7 +172,7 @@ class AuditopApp(App[int]):
     @on(Snapshotted)
     def _on_snapshot(self, message: Snapshotted) -> None:
         self._show(message.snapshot)
-        if isinstance(self.screen, PlotScreen):
+        if isinstance(self.screen, (PlotScreen, ProducersScreen)):
             self.screen.redraw()
 
     @on(Notice)

@@ -16,6 +16,7 @@ from auditop.core.findings import Finding
 from auditop.core.history import Window
 from auditop.core.model import AuditStatus, Sample, SystemInfo
 from auditop.core.monitor import Snapshot
+from auditop.core.producers import WindowProducers
 
 if TYPE_CHECKING:  # the live TUI starts without the replay reader
     from auditop.sources.replay import ReplayState
@@ -52,6 +53,11 @@ class View:
     setting_changes: tuple[SettingChange, ...] = ()  # changed underneath auditop lately
     can_ask_state: bool = False  # a key asks auditd for a state report
     backlog_peak: int | None = None  # shown beside the backlog: never below it (build_view)
+    # Who produced the records (issue 16): the newest window that counted any,
+    # and how long before the newest window that was (the listener runs 1 s
+    # in 5 while records are lost). None: not counted.
+    producers: WindowProducers | None = None
+    producers_age: float = 0.0
 
     @property
     def throttled(self) -> bool:
@@ -112,6 +118,8 @@ def build_view(snapshot: Snapshot, *, now: float, paused: bool, read_only: bool,
         setting_changes=snapshot.setting_changes,
         can_ask_state=can_ask_state and not read_only and replay is None,
         backlog_peak=peak,
+        producers=snapshot.producers,
+        producers_age=snapshot.producers_age,
     )
 
 

@@ -31,7 +31,8 @@ def test_every_rule_of_every_stage_is_registered():
     defined = [value for stage in STAGES for value in vars(stage).values()
                if isinstance(value, Rule)]
     assert set(defined) == set(RULES)
-    assert {rule.stage for rule in RULES} == {"settings", "kernel_queue", "socket", "auditd"}
+    assert {rule.stage for rule in RULES} == {"settings", "kernel_queue", "socket", "auditd",
+                                             "producers"}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)

@@ -133,3 +133,34 @@ def test_a_damaged_producers_object_skips_its_line_and_counts_it(tmp_path, bad, 
     recording = read_recording(path)
     assert len(recording.windows) == 1 and recording.skipped == 1
     assert why in recording.problems[0]
+
+
+# -- the finding ------------------------------------------------------------------
+
+def _findings(backup: int, other: int, **status):
+    from auditop.core.findings import evaluate
+    history = History(1.0)
+    history.producers = lambda: producers(backup=backup, other=other)
+    lost = status.pop("lost", 0)
+    feed(history, [make_sample(t, lost=lost + int(t * 100), **status)
+                   for t in ticks(0.0, 2.05)])
+    return {f.id: f for f in evaluate(history)}
+
+
+def test_one_producer_dominating_while_records_are_lost_is_named_with_advice():
+    found = _findings(93, 7)["one-producer-dominates"]
+    assert found.severity == "warning"
+    assert found.title == "One rule fills the queue: rule key backup_watch (93% of the records)"
+    assert "-F dir=/srv/backup -F perm=wa -k backup_watch" in found.detail
+    assert "tar (/usr/bin/tar) produced 93%" in found.detail
+    assert "aureport --summary -k" in found.detail and "auditop changes no rule" in found.detail
+    assert found.remedy.startswith("auditctl -A never,exit -F exe=/usr/bin/tar")
+
+
+def test_no_finding_when_nothing_is_lost_or_no_one_dominates():
+    from auditop.core.findings import evaluate
+    history = History(1.0)
+    history.producers = producers
+    feed(history, [make_sample(t) for t in ticks(0.0, 2.05)])  # nothing lost, backlog low
+    assert "one-producer-dominates" not in {f.id for f in evaluate(history)}
+    assert "one-producer-dominates" not in _findings(50, 50)  # 50/50: nobody dominates

@@ -107,7 +107,7 @@ def test_registering_takes_no_reading():
         raise AssertionError("read at registration")
     registry_for(boom)  # describe() gives the names without calling it
     names = {m.name for m in AuditCollector(boom).describe()}
-    assert names == set(EXPECTED)
+    assert names == set(EXPECTED) | set(PRODUCER_FAMILIES)
 
 
 def test_textfile(tmp_path):
@@ -148,3 +148,59 @@ def test_http_scrape_returns_the_same_text():
     assert not server.thread.is_alive()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=2)
+
+
+# -- issue 16: records per key and per type, bounded labels ----------------------
+
+PRODUCER_FAMILIES = ("auditop_records_by_key", "auditop_records_by_type")
+
+
+def _window_with(producers, end: float):
+    from tests.unit.builders import make_sample
+    from auditop.core.history import History
+    history = History(1.0)
+    history.producers = lambda: producers
+    for t in (0.0, 0.5, 1.0):
+        closed = history.add(make_sample(end + t))
+    return closed
+
+
+def test_records_per_key_and_type_are_counters_with_at_most_top_n_plus_other():
+    from auditop.core.producers import ProducerCounts, ProducerTotals
+    from tests.unit.test_producers_wiring import syscall
+    totals, serial = ProducerTotals(), 0
+    for round_ in range(5):  # 5 windows, 8 new keys each: 40 keys in all
+        counts = ProducerCounts()
+        for k in range(8):
+            for _ in range(10 - k):
+                serial += 1
+                counts.add(1300, syscall(serial, f"key{round_}-{k}", "tar", "/usr/bin/tar"))
+        totals.add(counts.window(1.0))
+    text = exposition(Reading(records_by_key=tuple(totals.by_key.items()),
+                              records_by_type=tuple(totals.by_type.items())))
+    families = parsed(text)
+    keys = {s.labels["key"]: s.value for s in families["auditop_records_by_key"].samples
+            if s.name.endswith("_total")}
+    assert len(keys) == 11 and "other" in keys  # 10 named + other, of 40 keys
+    assert sum(keys.values()) == serial  # nothing dropped: the rest is `other`
+    types = {s.labels["type"]: s.value for s in families["auditop_records_by_type"].samples
+             if s.name.endswith("_total")}
+    assert types == {"SYSCALL": serial}
+
+
+def test_totals_only_grow_and_add_each_window_once():
+    from auditop.core.producers import ProducerTotals
+    from tests.unit.test_producers_wiring import producers
+    windows = [_window_with(producers(), 10.0 * n) for n in range(3)]
+    totals = ProducerTotals()
+    totals.catch_up(windows[:2])
+    first = dict(totals.by_key)
+    totals.catch_up(windows)  # the first two again, and one more
+    assert totals.windows == 3
+    assert all(totals.by_key[k] >= v for k, v in first.items())
+    assert totals.by_key["backup_watch"] == 3 * 150
+
+
+def test_producer_counters_are_left_out_when_nothing_counted():
+    families = parsed(exposition(Reading()))
+    assert not set(PRODUCER_FAMILIES) & set(families)

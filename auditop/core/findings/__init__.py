@@ -17,6 +17,7 @@ The rules, by the stage of a record's way they watch, one module each:
     socket.py        auditd's netlink socket: overrun, a small receive buffer
     auditd.py        auditd not running or stopped, how it writes, its plugin queue,
                      its logging suspended
+    producers.py     one rule key or one process producing most of the records
 
 A rule is `@rule("id")` over a function Facts -> Found | None (base.py). The
 registry below is every rule of those modules; FINDING_IDS, which `check
@@ -25,7 +26,7 @@ registry below is every rule of those modules; FINDING_IDS, which `check
 
 from __future__ import annotations
 
-from auditop.core.findings import auditd, kernel_queue, settings, socket
+from auditop.core.findings import auditd, kernel_queue, producers, settings, socket
 from auditop.core.findings.base import (DEFAULT, SEVERITY_ORDER, Facts, Finding, Found, Rule,
                                         Severity, Thresholds)
 from auditop.core.history import History
@@ -33,7 +34,7 @@ from auditop.core.history import History
 __all__ = ["DEFAULT", "SEVERITY_ORDER", "FINDING_IDS", "RULES", "Facts", "Finding", "Found",
            "Rule", "Severity", "Thresholds", "evaluate"]
 
-STAGES = (settings, kernel_queue, socket, auditd)
+STAGES = (settings, kernel_queue, socket, auditd, producers)
 
 # Every rule, in the order each stage's module defines them.
 RULES: tuple[Rule, ...] = tuple(

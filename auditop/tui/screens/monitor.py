@@ -28,6 +28,7 @@ from auditop.tui.messages import ChangeApplied, ChangeFailed, StateAsked
 from auditop.tui.screens.finding import FindingScreen
 from auditop.tui.screens.help import HelpScreen, help_rows
 from auditop.tui.screens.plot import PlotScreen
+from auditop.tui.screens.producers import ProducersScreen
 from auditop.tui.view import View, build_view
 from auditop.tui.widgets.charts import Charts
 from auditop.tui.widgets.findings import FindingsList, finding_detail
@@ -57,6 +58,9 @@ class MonitorScreen(Screen):
                 "on)", id="pause"),
         Binding("g", "plot", "plot", tooltip="a full-screen chart of the history so far",
                 id="plot"),
+        Binding("W", "producers", "who", tooltip="who fills the queue: records by rule key, "
+                "process, executable, type, syscall, login user and rule", id="producers",
+                show=False),
     ]
 
     def __init__(self, *, clock: Callable[[], float]) -> None:
@@ -159,6 +163,17 @@ class MonitorScreen(Screen):
 
     def action_plot(self) -> None:
         self.app.push_screen(PlotScreen(self.plot_points))
+
+    def action_producers(self) -> None:
+        self.app.push_screen(ProducersScreen(self.shown_producers))
+
+    def shown_producers(self):
+        """The producers of the newest snapshot (the recording's, in a replay)
+        and how old they are."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return None, 0.0
+        return snapshot.producers, snapshot.producers_age
 
     def plot_points(self) -> list[PlotPoint]:
         return window_points(self.snapshot.windows if self.snapshot else ())

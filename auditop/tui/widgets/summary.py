@@ -16,12 +16,14 @@ from textual.content import Content
 from auditop.core.findings import DEFAULT as THRESHOLDS
 from auditop.core.drift import now_critical
 from auditop.core.findings.auditd import plugin_queue_parts
+from auditop.core.findings.producers import DOMINANT_SHARE
 from auditop.core.findings.settings import change_text
 from auditop.core.history import recent_loss_causes
 from auditop.core.losses import causes_text
 from auditop.core.model import FAILURE_MODES
 from auditop.core.text import (UNKNOWN, bytes_text, clock_text, count_text, day_text,
-                               jiffies_cell, jiffies_seconds, rate_text, seconds_text, share_text)
+                               jiffies_cell, jiffies_seconds, rate_text, seconds_text, share_text,
+                               short_number)
 from auditop.tui.view import View
 from auditop.tui.widgets.base import ViewWidget
 
@@ -133,7 +135,45 @@ def summary_rows(view: View) -> list[tuple[str, list[Content]]]:
             ("netlink", _netlink(view))]
     if status.pid:
         rows.append(("plugins", _plugins(view)))
+    if (who := producers_items(view)):
+        rows.append(("who", who))
     return rows
+
+
+PRODUCERS_KEY = "W"  # opens the producers screen (tui/screens/producers.py)
+
+
+def producers_items(view: View) -> list[Content]:
+    """Who fills the queue, like top's busiest processes: the top rule key
+    and the top process, each with its share of the records and its rate,
+    the records a second in all, and how the counts were taken when that
+    matters (listened part of the window, sampled, an older window). [] while
+    nothing is counted or no record flowed."""
+    producers = view.producers
+    if producers is None or not producers.records:
+        return []
+    losing = bool(view.window and view.window.lost_per_s) or view.at_limit
+    items = [_item(f"{short_number(producers.per_s)} records/s")]
+    key = producers.top("by_key")
+    named = [("key", key)] if key is not None else [("type", producers.top("by_type"))]
+    named.append(("by", producers.top("by_comm")))
+    for label, top in named:
+        if top is None:
+            continue
+        dominant = losing and top.share >= DOMINANT_SHARE
+        items.append(_item(f"{label} {top.name} {share_text(top.share, 1)} "
+                           f"{short_number(top.per_s)}/s", "$warning b" if dominant else ""))
+    notes = []
+    if producers.listened < 0.995:
+        notes.append(f"listened {share_text(producers.listened, 1)}")
+    if producers.sampled < 0.995:
+        notes.append(f"sampled {share_text(producers.sampled, 1)}")
+    if view.producers_age >= 0.5:
+        notes.append(f"{seconds_text(round(view.producers_age))} ago")
+    if notes:
+        items.append(_item(f"({', '.join(notes)})", "$text-muted"))
+    items.append(_item(f"{PRODUCERS_KEY}: all", "$text-muted"))
+    return items
 
 
 _LEVELS = {"": "", "warning": "$warning b", "error": "reverse b $error"}
