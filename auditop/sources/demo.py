@@ -37,7 +37,8 @@ from auditop.core.drift import DEMO_ACTOR
 from auditop.core.errors import AuditError, InvalidValue
 from auditop.core.model import FAILURE_MODES, SETTABLE_FIELDS, Sample
 from auditop.sources.simulator import (BIG_RMEM, BURST_SECONDS, HZ, ROTATE_SECONDS, SMALL_RMEM,
-                                       U32, WAIT_MAX, Panic, Pipeline, _Producer)
+                                       U32, WAIT_MAX, Panic, Pipeline, _Producer,
+                                       window_producers)
 
 SENDERS = 6  # auditop's live client sends from at most this many processes at once
 HELD_AFTER = 0.1  # a sender busy this long is held, as the live client (kernel/senders.py)
@@ -79,6 +80,15 @@ class DemoSource(Pipeline):
             return Sample(time=now + self._offset, mono=now, status=status, system=system,
                           poll_seconds=0.0002, held_senders=held, held_for=longest,
                           loss_causes=causes, loss_suppressed=suppressed)
+
+    def producers(self):
+        """Who made the records since the last call (issue 16), as the live
+        source's listener would count them: History asks as a window closes."""
+        with self._lock:
+            now = self._advance()
+            made, self._made = self._made, {}
+            seconds, self._made_since = max(now - self._made_since, 1e-9), now
+        return window_producers(made, seconds)
 
     def _hold_sender(self, now: float) -> tuple[int, float]:
         """This poll's sender, held after its answer while the queue is over
@@ -146,7 +156,8 @@ class DemoSource(Pipeline):
         self._producers = [p for p in self._producers if p.kind != "flood"] + floods
         for index, producer in enumerate(floods):  # a held one finishes its record first
             producer.active = on and index < self._flood_n
-        return f"flood on: {self._flood_n} processes open a file in a loop" if on else "flood off"
+        return (f"flood on: {self._flood_n} processes open a file in a loop (tar, a backup "
+                "job under -k backup_watch)" if on else "flood off")
 
     @_control
     def burst(self) -> str:

@@ -19,9 +19,11 @@ class DemoAction:
 
 
 DEMO_ACTIONS: tuple[DemoAction, ...] = (
-    DemoAction("demo.flood", "f", "flood on/off: two processes open a file in a loop"),
+    DemoAction("demo.flood", "f", "flood on/off: two processes open a file in a loop (a "
+               "backup job, tar under -k backup_watch)"),
     DemoAction("demo.burst", "o", "one 150 ms flood"),
-    DemoAction("demo.bursts", "e", "a 150 ms flood every second, on/off"),
+    DemoAction("demo.bursts", "e", "a 150 ms flood every second, on/off (a login storm "
+               "through sshd)"),
     DemoAction("demo.stall", "s", "stop / resume auditd (SIGSTOP / SIGCONT)"),
     DemoAction("demo.disk", "d", "auditd's disk stalls / recovers"),
     DemoAction("demo.rotate", "l", "auditd rotates its logs (a few seconds slower)"),
@@ -44,12 +46,14 @@ class TourStep:
 # Each seed incident in turn, in under a minute (a teacher's `t`, `record --demo`).
 TOUR: tuple[TourStep, ...] = (
     TourStep(2.0, "auditd stopped under a flood: the backlog sits at its limit, records are "
-             "lost, auditd's socket is overrun (netlink drops)",
+             "lost, auditd's socket is overrun (netlink drops); the culprit, on the who "
+             "row: a backup job, tar under rule key backup_watch (W: all producers)",
              (("stop_auditd", ()), ("flood", (True,)))),
     TourStep(9.0, "auditd resumed, the flood over: the backlog drains, nothing more is lost",
              (("flood", (False,)), ("resume_auditd", ()))),
     TourStep(13.0, "a 150 ms flood every second: a 1 Hz reader sees an empty backlog, the "
-             "peaks reach the limit", (("bursts", (True,)),)),
+             "peaks reach the limit; the who row names a login storm through sshd "
+             "(rule key logins)", (("bursts", (True,)),)),
     TourStep(21.0, "backlog_wait_time 500 (2 s), auditd stopped, a flood: processes and "
              "auditop's own senders are held instead of records lost",
              (("bursts", (False,)), ("set_wait_time", (500,)),

@@ -24,6 +24,7 @@ from typing import Callable
 
 from auditop.core.model import (AuditdConfig, AuditdLogReading, AuditdProcess, AuditStatus,
                                 ConfigChangeRecord, NetlinkSocketRow, SystemInfo)
+from auditop.core.producers import DIMENSIONS, WindowProducers
 from auditop.sources.demo_log import DemoKernelLog
 
 HZ = 250
@@ -68,6 +69,72 @@ class Panic:
 
 class _Panicked(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a simulated producer is, as the audit records it makes name it
+    (issue 16): the rule key and rule, the process, its login user, and the
+    records of one of its events by type."""
+
+    what: str  # in words, for the tour
+    key: str
+    rule: str  # as `auditctl -l` prints it
+    comm: str
+    exe: str
+    auid: str
+    syscall: str
+    event: tuple[tuple[str, int], ...]  # (record type, records) of one event
+
+
+IDENTITIES: dict[str, Identity] = {
+    # The tour's flood: a backup job reading a watched directory.
+    "flood": Identity("a backup job under a watched directory", "backup_watch",
+                      "-a always,exit -F arch=b64 -S openat -F dir=/srv/backup -F perm=r "
+                      "-k backup_watch", "tar", "/usr/bin/tar", "0 (root)", "openat",
+                      (("SYSCALL", 1), ("CWD", 1), ("PATH", 1), ("PROCTITLE", 1),
+                       ("EOE", 1))),
+    # Bursts: a login storm through sshd (PAM's USER_* records carry no key;
+    # its write of lastlog does, STIG's `-k logins`).
+    "burst": Identity("a login storm through sshd", "logins",
+                      "-w /var/log/lastlog -p wa -k logins", "sshd", "/usr/sbin/sshd",
+                      "unset", "openat",
+                      (("USER_AUTH", 1), ("USER_ACCT", 1), ("CRED_ACQ", 1), ("USER_LOGIN", 1),
+                       ("SYSCALL", 1), ("PATH", 2), ("PROCTITLE", 1), ("EOE", 1))),
+    # The idle machine's few records: a package install writing under /etc.
+    "baseline": Identity("a package install", "etc_changes",
+                         "-a always,exit -F arch=b64 -S openat,rename,unlink -F dir=/etc "
+                         "-F perm=wa -k etc_changes", "dpkg", "/usr/bin/dpkg",
+                         "1000 (alice)", "rename",
+                         (("SYSCALL", 1), ("CWD", 1), ("PATH", 2), ("PROCTITLE", 1),
+                          ("EOE", 1))),
+}
+_NO_EVENT = ("USER_AUTH", "USER_ACCT", "CRED_ACQ", "USER_LOGIN")  # no syscall, no key
+
+
+def window_producers(made: dict[str, int], seconds: float) -> WindowProducers:
+    """The simulated listener's window: `made` records per producer kind,
+    named by IDENTITIES, in the shape the real counter gives."""
+    from auditop.core.producers import NONE, ranked
+
+    records = sum(made.values())
+    dims: dict[str, dict[str, float]] = {name: {} for name in DIMENSIONS}
+    for kind, count in made.items():
+        who = IDENTITIES[kind]
+        per_event = sum(n for _, n in who.event)
+        for mtype, n in who.event:
+            share = count * n / per_event
+            keyed = mtype not in _NO_EVENT
+            for name, value in (("by_key", who.key), ("by_comm", who.comm),
+                                ("by_exe", who.exe), ("by_auid", who.auid),
+                                ("by_syscall", who.syscall), ("by_rule", who.rule)):
+                bucket = dims[name]
+                label = value if keyed else NONE
+                bucket[label] = bucket.get(label, 0.0) + share
+            dims["by_type"][mtype] = dims["by_type"].get(mtype, 0.0) + share
+    lists = {name: ranked(counts, records, seconds) for name, counts in dims.items()}
+    return WindowProducers(source="kernel", seconds=seconds, records=records, sampled=1.0,
+                           **lists)
 
 
 @dataclass(slots=True)
@@ -120,6 +187,8 @@ class Pipeline:
         self._rotate_until = -math.inf
         self._disk_stall = False
         self._producers = [_Producer("baseline"), _Producer("burst")]
+        self._made: dict[str, int] = {}  # records admitted per producer kind, since drained
+        self._made_since = now
         self._pid = 0
         self._config_pending: list[ConfigChangeRecord] = []  # not in auditd's log yet
         self.booted_at = now  # mono: a sample polled before this is of the previous boot
@@ -349,6 +418,8 @@ class Pipeline:
                 admitted = allowed
             door -= admitted
             self._main += admitted
+            if admitted:  # what kauditd will send, and the listener see
+                self._made[producer.kind] = self._made.get(producer.kind, 0) + admitted
             if not refused:
                 producer.budget = 0.0
             elif self._wait == 0:

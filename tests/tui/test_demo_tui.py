@@ -64,7 +64,8 @@ async def test_two_keys_stall_and_flood_and_the_screen_says_why():
             app.query_one(Summary))
         await pilot.press("s", "f")
         assert "auditd stopped (SIGSTOP)" in notices(app)
-        assert "flood on: 2 processes open a file in a loop" in notices(app)
+        assert any(n.startswith("flood on: 2 processes open a file in a loop (tar")
+                   for n in notices(app))
         await run_for(app, pilot, clock, source, 3)
         summary = text(app.query_one(Summary))
         assert "65 / 64 (102%)" in summary and "auditd 812 STOPPED" in summary
@@ -189,3 +190,18 @@ async def test_live_mode_has_no_demo_or_replay_keys():
         assert not app.query("#mode-keys")
         await pilot.press("f", "s")  # demo keys: nothing here
         assert app.source.writes == []
+
+
+async def test_the_who_row_names_the_demos_culprit():
+    """Issue 16: during the flood the main screen names the backup job."""
+    app, source, clock = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_for(app, pilot, clock, source, 2)
+        await pilot.press("f")
+        await run_for(app, pilot, clock, source, 3)
+        who = [line for line in text(app.query_one(Summary)).splitlines()
+               if line.startswith("who ")]
+        assert who and "key backup_watch" in who[0] and "by tar" in who[0], who
+        await pilot.press("W")
+        await pilot.pause()
+        assert "backup_watch" in text(app.screen.query_one("#producers-text"))
