@@ -92,3 +92,63 @@ def test_two_producers_are_counted_at_their_ratio_and_the_busiest_first(lab):
     # by_rule names the rule itself, as auditctl -l prints it.
     assert f"dir={dirs[0]}" in busiest.top("by_rule").name
     assert busiest.as_json()["source"] == "kernel"
+
+
+def test_record_names_the_top_producer_during_the_load(lab):
+    """Phase 2: `auditop record` (the Monitor the main screen runs, with the
+    listener on demand) writes `producers` in every line, and the lines of
+    the load name the busiest rule key and process within two seconds."""
+    base = lab.scratch.parent
+    keys, rules, dirs = [], [], []
+    try:
+        for name, _ in PRODUCERS:
+            directory = base / f"producer-{name}"
+            directory.mkdir()
+            (directory / "load").write_text("audited\n")
+            key = f"auditop-producers-{name}-{os.getpid()}"
+            rule = ["always,exit", "-F", "arch=b64", "-S", "openat", "-F", f"dir={directory}",
+                    "-k", key]
+            auditctl("-a", *rule)
+            keys.append(key)
+            rules.append(rule)
+            dirs.append(directory)
+        auditctl("-b", "8192")
+        recording = lab.record(seconds=LOAD_S, interval=1.0)
+        recording.wait_for_windows(2)
+        start = time.monotonic() + 0.3
+        load_start = time.time() + 0.3
+        procs = [subprocess.Popen([sys.executable, str(NAMED), name, str(d), str(count),
+                                   str(LOAD_S - 4), str(start),
+                                   str(RATE * count / sum(c for _, c in PRODUCERS))],
+                                  stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                 for (name, count), d in zip(PRODUCERS, dirs)]
+        lab.producers.extend(procs)
+        done = [json.loads(p.communicate(timeout=LOAD_S + 5)[0]) for p in procs]
+        load_end = time.time()
+        recording.finish(timeout=LOAD_S + 10)
+    finally:
+        for rule in rules:
+            auditctl("-d", *rule)
+
+    assert recording.returncode == 0, recording.stderr
+    assert [d["ops"] for d in done] == [count for _, count in PRODUCERS], done
+    lines = recording.windows
+    assert all("producers" in line for line in lines)
+    counted = [line for line in lines if line["producers"] and line["producers"]["records"]]
+    assert counted, [line["producers"] for line in lines]
+    assert all(line["producers"]["source"] == "kernel" for line in counted)
+    during = [line for line in counted if load_start < line["time"] <= load_end + 1.0]
+    named = [line for line in during
+             if line["producers"]["by_key"][0]["name"] == keys[0]
+             and line["producers"]["by_comm"][0]["name"] == "alpha-writer"]
+    assert named, [(line["time"] - load_start, line["producers"]["by_key"][:2])
+                   for line in during]
+    first = named[0]["time"] - load_start
+    top = named[0]["producers"]["by_key"][0]
+    totals = {key: sum(e["records"] for line in counted for e in line["producers"]["by_key"]
+                       if e["name"] == key) for key in keys}
+    lab.note(named_after_s=round(first, 2), top_share=top["share"], top_per_s=top["per_s"],
+             alpha=totals[keys[0]], beta=totals[keys[1]], windows=len(during))
+    assert first <= 2.0, first  # "within two seconds the screen says which rule"
+    assert totals[keys[1]] > 0 and 2.4 <= totals[keys[0]] / totals[keys[1]] <= 3.6, totals
+    assert f"dir={dirs[0]}" in named[0]["producers"]["by_rule"][0]["name"]
