@@ -152,3 +152,36 @@ def test_record_names_the_top_producer_during_the_load(lab):
     assert first <= 2.0, first  # "within two seconds the screen says which rule"
     assert totals[keys[1]] > 0 and 2.4 <= totals[keys[0]] / totals[keys[1]] <= 3.6, totals
     assert f"dir={dirs[0]}" in named[0]["producers"]["by_rule"][0]["name"]
+
+
+def test_during_a_flood_that_loses_records_record_names_the_flood(lab):
+    """The incident itself: a flood the lab's auditd cannot take (limit 64,
+    records lost). The listener is open when the loss starts, then 1 s in 5
+    (ListenerDuty): the first lines of the flood name its rule key and
+    process all the same, and the finding says so."""
+    recording = lab.record(seconds=8.0, interval=1.0)
+    recording.wait_for_windows(2)
+    flood_start = time.time()
+    procs = lab.flood(4.0, processes=2)
+    results = lab.results(procs, timeout=15)
+    recording.finish(timeout=20)
+    assert recording.returncode == 0, recording.stderr
+    assert all(r.get("ops") for r in results), results
+    lines = recording.windows
+    lossy = [line for line in lines if line["window"]["lost"]]
+    assert lossy, "the flood lost nothing: no incident to name"
+    named = [line for line in lines if line["time"] > flood_start and line["producers"]
+             and line["producers"]["by_key"]
+             and line["producers"]["by_key"][0]["name"] == lab.key]
+    assert named, [(line["time"] - flood_start, line["producers"] and
+                    line["producers"]["by_key"][:1]) for line in lines]
+    first = named[0]["time"] - flood_start
+    listened = [line["producers"]["listened"] for line in lines
+                if line["time"] > flood_start and line["producers"]]
+    found = [f for line in lines for f in line["findings"]
+             if f["id"] == "one-producer-dominates"]
+    lab.note(named_after_s=round(first, 2), lossy_windows=len(lossy),
+             share=named[0]["producers"]["by_key"][0]["share"],
+             listened=",".join(f"{x:g}" for x in listened), finding=len(found))
+    assert first <= 2.0, first
+    assert found and lab.key in found[0]["title"], found[:1]
