@@ -35,9 +35,9 @@ from typing import Any, BinaryIO, Iterator
 
 from auditop.core.findings import SEVERITY_ORDER, Finding
 from auditop.core.losses import add_causes
-from auditop.core.producers import DIMENSIONS, Producer, WindowProducers
 from auditop.core.model import (STATUS_FIELDS, AuditdConfig, AuditdProcess, AuditStatus,
                                 BootParams, NetlinkSocketRow, SystemInfo)
+from auditop.core.producers import DIMENSIONS, Producer, WindowProducers
 
 READ_VERSION = 2  # the newest line format this reader knows
 MAX_LINE = 4 * 1024 * 1024  # bytes; a longer line is damage, not a window
