@@ -29,7 +29,8 @@ DEFAULT_KEYS: dict[str, str] = {
     "demo.flood": "f", "demo.burst": "o", "demo.bursts": "e", "demo.stall": "s",
     "demo.disk": "d", "demo.rotate": "l", "demo.kill": "k", "demo.restart": "a",
     "demo.rmem": "m", "demo.wait": "w", "demo.failure": "c", "demo.reset": "r",
-    "demo.tour": "t",
+    "demo.tour": "t", "demo.tour-back": "left_curly_bracket",
+    "demo.tour-next": "right_curly_bracket",
     # auditop replay (auditop/tui/screens/replay.py)
     "replay.back": "left", "replay.forward": "right", "replay.next": "n",
     "replay.previous": "N", "replay.slower": "less_than_sign",

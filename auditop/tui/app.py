@@ -31,13 +31,25 @@ from auditop.core.sampler import DEFAULT_RATE_HZ
 from auditop.core.source import Source
 from auditop.tui.messages import MonitorFailed, Notice, Snapshotted
 from auditop.tui.screens.fatal import FatalScreen
-from auditop.tui.screens.monitor import LiveScreen, MonitorScreen
+from auditop.tui.screens.monitor import QUIT, LiveScreen, MonitorScreen
 from auditop.tui.screens.plot import PlotScreen
 from auditop.tui.screens.producers import ProducersScreen
 
 if TYPE_CHECKING:  # the live TUI starts without the simulator and the replay reader
     from auditop.sources.demo import DemoSource
     from auditop.sources.replay import ReplayPlayer
+
+
+def tui_bindings() -> list:
+    """Every key of every mode's screen, once each (config/specs.py's
+    DEFAULT_KEYS must name them all: a test checks)."""
+    from auditop.tui.screens.demo import DemoScreen
+    from auditop.tui.screens.replay import ReplayScreen
+    seen: dict[str, object] = {}
+    for screen in (LiveScreen, DemoScreen, ReplayScreen):
+        for binding in screen.mode_bindings():
+            seen.setdefault(binding.id, binding)
+    return list(seen.values())
 
 
 class AuditopApp(App[int]):
@@ -61,6 +73,7 @@ class AuditopApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal"), (34, "-tall")]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-normal"), (110, "-wide")]
+    BINDINGS = [QUIT]
 
     def __init__(self, *, source: Source | None = None,
                  source_factory: Callable[[], Source] | None = None,

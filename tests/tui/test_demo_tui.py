@@ -172,10 +172,10 @@ async def test_the_tour_key_starts_and_stops_the_tour():
         # the narration stays on screen (before: only in a notice that vanished)
         assert panel.display and f"tour 1/{len(TOUR)}: {TOUR[0].says}" in text(panel)
         assert source._stopped and source._flooding  # its first step ran on the simulator
-        await pilot.press("full_stop")  # the next step at once
+        await pilot.press("right_curly_bracket")  # the next step at once
         assert f"tour 2/{len(TOUR)}: {TOUR[1].says}" in text(panel)
         assert not source._stopped and not source._flooding  # step 2 resumed auditd
-        await pilot.press("comma")  # and back: step 1's actions run again
+        await pilot.press("left_curly_bracket")  # and back: step 1's actions run again
         assert f"tour 1/{len(TOUR)}" in text(panel) and source._stopped and source._flooding
         await pilot.press("t")
         assert app.main._tour is None and not panel.display

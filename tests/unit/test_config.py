@@ -100,8 +100,8 @@ def test_defaults_agree_with_the_modules_that_own_them():
 
 
 def test_keymap_ids_and_keys_are_the_tui_bindings():
-    from auditop.tui.app import AuditopApp
-    keys = {binding.id: binding.key for binding in AuditopApp.BINDINGS if binding.id}
+    from auditop.tui.app import tui_bindings
+    keys = {binding.id: binding.key for binding in tui_bindings()}
     assert config.DEFAULT_KEYS == keys
     assert set(config.KEYMAP_IDS) == set(keys)
 

@@ -37,9 +37,9 @@ class DemoScreen(LiveScreen):
     ] + [
         Binding("t", "demo_tour", "tour", tooltip=f"demo: the tour, every incident in "
                 f"{TOUR[-1].at + 5:.0f} s (t: stop)", id="demo.tour", show=False),
-        Binding("comma", "tour_step(-1)", "tour back", tooltip="demo: the tour's "
+        Binding("left_curly_bracket", "tour_step(-1)", "tour back", tooltip="demo: the tour's "
                 "previous step", id="demo.tour-back", show=False),
-        Binding("full_stop", "tour_step(1)", "tour on", tooltip="demo: the tour's "
+        Binding("right_curly_bracket", "tour_step(1)", "tour on", tooltip="demo: the tour's "
                 "next step", id="demo.tour-next", show=False),
     ]
 
@@ -123,7 +123,7 @@ class DemoScreen(LiveScreen):
         panel = self.query_one("#tour-panel", Static)
         if text is None and self.tour_at is not None:
             text = (f"tour {self.tour_at + 1}/{len(TOUR)}: {TOUR[self.tour_at].says}  "
-                    "(, back  . next  t stop)")
+                    "({ back  } next  t stop)")
         panel.update(text or "")
         panel.display = bool(text)
 

@@ -40,8 +40,10 @@ ABOUT = (
 def key_label(binding: Binding, app: App) -> str:
     """The keys that run `binding` now, from the app's active bindings (the keymap
     applied), as the footer shows them (App.get_key_display)."""
+    action = binding.action.removeprefix("app.")
     keys = [app.get_key_display(active.binding) for active in app.active_bindings.values()
-            if active.binding.id == binding.id and active.binding.action == binding.action]
+            if active.binding.id == binding.id
+            and active.binding.action.removeprefix("app.") == action]
     return " / ".join(keys) or "(no key)"
 
 

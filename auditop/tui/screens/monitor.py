@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from auditop.core.monitor import Snapshot
     from auditop.sources.replay import ReplayState
 
+# On the app, so that a remapped quit and Textual's own ctrl+q are one key.
+QUIT = Binding("q", "quit", "quit", tooltip="quit auditop", id="quit")
 INTERVALS = (0.5, 1.0, 2.0, 5.0, 10.0)  # display interval steps for [ and ]
 WINDOW_KEYS = Binding.Group("window")
 LIMIT_KEYS = Binding.Group("limit×2÷2")  # + and - share one footer item: room for i
@@ -51,7 +53,6 @@ class MonitorScreen(Screen):
     key_prefix: str | None = None  # a mode's own keys, shown on their own line
 
     BINDINGS = [
-        Binding("q", "app.quit", "quit", tooltip="quit auditop", id="quit"),
         Binding("question_mark", "help", "help", tooltip="this help: every key",
                 id="help"),
         Binding("p", "pause", "pause", tooltip="pause / resume the display (sampling goes "
@@ -94,9 +95,10 @@ class MonitorScreen(Screen):
     @classmethod
     def mode_bindings(cls) -> list[Binding]:
         """This mode's keys, in the order the footer and the help give them."""
-        declared: list[Binding] = []
+        declared: list[Binding] = [QUIT]
         for klass in reversed(cls.__mro__):  # Textual merges them in this order too
-            declared += klass.__dict__.get("BINDINGS", [])
+            if klass.__module__.startswith("auditop."):  # not Textual's focus keys
+                declared += klass.__dict__.get("BINDINGS", [])
         return declared
 
     # -- data in ---------------------------------------------------------------------
