@@ -44,6 +44,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+# Off by default outside the TUI: binding the multicast group logs a record
+# and each copy costs kauditd time, both inside the incident being measured
+# (the lab's stall and throttle scenarios read other numbers with it on).
+PRODUCERS_HELP = ("also count who produces the records (the audit multicast group, needs "
+                  "CAP_AUDIT_READ; each copy costs kauditd time, and joining or leaving the "
+                  "group logs a record the kernel throttles like any other)")
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     is_check = "check" in argv[:argv.index("--")] if "--" in argv else "check" in argv
@@ -132,11 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     _read_only_option(parser, default=None)
     parser.add_argument("--demo", action="store_true",
                         help="a simulated machine: no root, no kernel touched (try it)")
+    parser.add_argument("--producers", action="store_true", help=PRODUCERS_HELP)
     parser.set_defaults(command="tui", reads_config=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     status = sub.add_parser("status", help="print the audit status, system probes and "
                             "findings")
+    status.add_argument("--producers", action="store_true",
+                        help=PRODUCERS_HELP)
     status.add_argument("--format", choices=FORMATS, default=None,
                         help="text (default), json (one object, docs/json.md) or "
                              "prometheus (the exposition format, docs/fleet.md)")
@@ -190,6 +200,8 @@ def _parser() -> argparse.ArgumentParser:
 
     record = sub.add_parser("record", help="write one JSON line per display window "
                             "(schema in docs/json.md)")
+    record.add_argument("--producers", action="store_true",
+                        help=PRODUCERS_HELP)
     record.add_argument("--output", "-o", type=Path,
                         help="file to write (default: a new file in the state directory)")
     record.add_argument("--duration", type=_seconds(MIN_SECONDS, MAX_DURATION), default=None,
@@ -240,6 +252,8 @@ def _parser() -> argparse.ArgumentParser:
 
     exporter = sub.add_parser("exporter", help="Prometheus metrics: an HTTP /metrics "
                               "endpoint, or a textfile for node_exporter (docs/fleet.md)")
+    exporter.add_argument("--producers", action="store_true",
+                        help=PRODUCERS_HELP)
     exporter.add_argument("--listen", type=_listen, default=None, metavar="HOST:PORT",
                           help="serve /metrics there (default from the config file, "
                                "else 127.0.0.1:10090)")

@@ -26,7 +26,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"auditop: {problem}", file=sys.stderr)
         return USAGE_ERROR
     stop = threading.Event()
-    source = sampling.count_producers(sampling.live_source())
+    source = sampling.live_source()
+    if args.producers:
+        sampling.count_producers(source)
     try:
         source.poll()  # refuse here, before listening, if the kernel refuses
         running = sampling.monitor(settings, source, interval=settings.interval)

@@ -25,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
         return _record(path, f"recording the demo to {path}",
                        lambda out: record_demo(out, settings=args.settings,
                                                duration=args.duration))
-    source = sampling.count_producers(sampling.live_source())
+    source = sampling.live_source()
+    if args.producers:
+        sampling.count_producers(source)
     try:
         return _record(path, f"recording to {path}",
                        lambda out: sampling.monitor(args.settings, source,

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
             source.close()
             raise
     window, snapshot = sampling.sample_once(args.settings, args.window, source,
-                                            producers=True)
+                                            producers=args.producers)
     if args.format == "prometheus":
         from auditop.export.prometheus import exposition, reading
         from auditop.probes.boot import kernel_hz

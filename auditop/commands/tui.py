@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         return demo(args.settings)
     from auditop.tui.app import run as live  # Textual only when the TUI is wanted
-    return live(args.settings)
+    return live(args.settings, producers=args.producers)
 
 
 def demo(settings) -> int:

@@ -333,12 +333,12 @@ class Lab:
     # -- auditop ---------------------------------------------------------------
 
     def record(self, seconds: float, interval: float = 1.0,
-               sample_rate: float = 20.0) -> Recording:
+               sample_rate: float = 20.0, producers: bool = False) -> Recording:
         path = self._tmp / f"record-{len(self.recordings)}.jsonl"
         process = subprocess.Popen(
             [sys.executable, "-m", "auditop", "record", "--output", str(path),
              "--duration", str(seconds), "--interval", str(interval),
-             "--sample-rate", str(sample_rate)],
+             "--sample-rate", str(sample_rate), *(["--producers"] if producers else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env={**os.environ, "NO_COLOR": "1"})
         recording = Recording(path, process)

@@ -113,7 +113,7 @@ def test_record_names_the_top_producer_during_the_load(lab):
             rules.append(rule)
             dirs.append(directory)
         auditctl("-b", "8192")
-        recording = lab.record(seconds=LOAD_S, interval=1.0)
+        recording = lab.record(seconds=LOAD_S, interval=1.0, producers=True)
         recording.wait_for_windows(2)
         start = time.monotonic() + 0.3
         load_start = time.time() + 0.3
@@ -159,7 +159,7 @@ def test_during_a_flood_that_loses_records_record_names_the_flood(lab):
     records lost). The listener is open when the loss starts, then 1 s in 5
     (ListenerDuty): the first lines of the flood name its rule key and
     process all the same, and the finding says so."""
-    recording = lab.record(seconds=8.0, interval=1.0)
+    recording = lab.record(seconds=8.0, interval=1.0, producers=True)
     recording.wait_for_windows(2)
     flood_start = time.time()
     procs = lab.flood(4.0, processes=2)

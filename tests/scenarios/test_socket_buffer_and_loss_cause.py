@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from auditop.core.text import bytes_text
 from tests.kernel.conftest import run_auditop
 from tests.kernel.test_sockdiag_kernel import ss_skmem
 from tests.scenarios.lab import LAB_BACKLOG_LIMIT, between, ids
@@ -41,7 +42,7 @@ def test_auditds_socket_buffer_is_what_ss_shows(lab):
     assert line["system"]["sock_diag_error"] is None
     assert line["system"]["hz"] in (100, 250, 300, 1000)
     text = run_auditop("status", "--window", "0.3").stdout
-    assert f"auditd socket buffer {skmem['rb'] / 1024:.1f} KiB" in text
+    assert f"auditd socket buffer {bytes_text(skmem['rb'])}" in text
     if skmem["rb"] < 8 * 1024 * 1024:  # a stock machine: 208 KiB
         finding = next(f for f in line["findings"] if f["id"] == "rmem-default-small")
         assert f"has a receive buffer of {skmem['rb']} bytes" in finding["detail"]

@@ -189,7 +189,8 @@ def test_tui_gets_every_setting_from_the_file(xdg, monkeypatch):
     xdg('interval = 2\nsample_rate = 20\nread_only = true\nbacklog_limit_step = 4\n'
         '[thresholds]\nq_depth = 4096\n[keymap]\npause = "z"\n')
     got = {}
-    monkeypatch.setattr("auditop.tui.app.run", lambda settings: got.setdefault("s", settings)
+    monkeypatch.setattr("auditop.tui.app.run",
+                        lambda settings, **kw: got.setdefault("s", settings)
                         and 0)
     monkeypatch.setattr("auditop.commands.common.without_terminal", lambda: False)  # pytest has none
     assert cli.main([]) == 0
