@@ -306,3 +306,12 @@ def test_the_memory_estimate_counts_every_queue_backlog_limit_caps():
     assert describe_backlog_memory(8192, 2).endswith(
         "; with the retry queue full too, ~36.0 MiB (up to 260.0 MiB)")
     assert "retry and hold queues" in describe_backlog_memory(8192, 3)
+
+
+def test_no_cause_named_with_a_rate_limit_set_and_an_empty_backlog_suggests_no_limit():
+    """printk's budget is kernel-wide: a flood at rate_limit 50 may name no
+    cause at all; a backlog_limit from 'peak 0 + N lost' would be the old bug."""
+    samples = [make_sample(t / 10, lost=5000 * t, backlog=0, backlog_limit=64, rate_limit=50)
+               for t in range(30)]
+    lost = findings(samples)["lost-increasing"]
+    assert lost.remedy is None and "rate_limit is 50 records/s" in lost.detail

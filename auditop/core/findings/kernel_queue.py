@@ -63,6 +63,15 @@ def _loss_remedy(f: Facts, causes: Causes) -> tuple[str, str | None]:
     if cause == "out-of-memory":
         return (" The kernel could not allocate audit records: the machine is short of "
                 "memory, and a larger backlog_limit would only ask for more."), None
+    rate = f.status.rate_limit if f.status else None
+    peak = f.window.backlog_peak if f.window else None
+    limit = f.status.backlog_limit if f.status else None
+    if cause is None and rate and (peak is None or not limit or peak < limit):
+        # No message named a cause (printk's budget is kernel-wide) and the
+        # backlog was not seen full: the rate limit is as likely as the backlog.
+        return (f" rate_limit is {rate} records/s and the backlog was not seen at its "
+                "limit: the rate limit may have dropped them as well as the backlog; "
+                "`dmesg | grep audit` tells which before any limit is changed."), None
     return _limit_advice(f)
 
 
