@@ -45,6 +45,8 @@ from aiohttp import web as aiohttp_web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
+from auditop.core.text import url_host
+
 STOP_GRACE = 2.0  # seconds a child has to quit before it is killed
 # Each session is one auditop process: about 45 MB and, while the demo draws,
 # a good part of a core. 30 fit a classroom on an ordinary laptop; more is
@@ -71,10 +73,6 @@ def is_unspecified(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_unspecified
     except ValueError:
         return host == ""
-
-
-def url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def interface_addresses(ipv6: bool) -> list[str]:

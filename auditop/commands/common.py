@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from auditop.core.text import url_host
+
 USAGE_ERROR = 2  # bad input: the command line, a broken config file, no recording, no terminal
 CHECK_UNKNOWN = 3  # `check`'s every error, as monitoring plugins expect
 INTERRUPTED = 130  # Ctrl-C, as a shell says it
@@ -17,11 +19,6 @@ TUI_NEEDS_TERMINAL = ("the TUI needs a terminal; for a one-shot reading use `aud
                       "for a log use `auditop record`")
 REPLAY_NEEDS_TERMINAL = ("replay needs a terminal; `auditop plot FILE` draws a recording "
                          "as text")
-
-
-def url_host(host: str) -> str:
-    """A host as an address writes it: an IPv6 one in brackets."""
-    return f"[{host}]" if ":" in host else host
 
 
 def address(host: str, port: int) -> str:

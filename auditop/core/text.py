@@ -220,3 +220,9 @@ def day_text(epoch: float) -> str:
 def stamp_text(epoch: float) -> str:
     """Local date and time: "2026-12-07 12:00:01"."""
     return f"{day_text(epoch)} {clock_text(epoch)}"
+
+
+def url_host(host: str) -> str:
+    """A host as a URL or an address writes it: an IPv6 one in brackets
+    (once: a host already in brackets stays as it is)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -17,6 +17,7 @@ import weakref
 from pathlib import Path
 from typing import Callable
 
+from auditop.core.text import url_host
 from auditop.core.monitor import Monitor
 from auditop.core.producers import ProducerTotals
 from auditop.export.prometheus import Reading, reading, serve, write_textfile
@@ -40,8 +41,7 @@ def scrape(monitor: Monitor, hz: int | None) -> Reading:
 
 
 def listen_url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/metrics"
+    return f"http://{url_host(host)}:{port}/metrics"
 
 
 def run_http(monitor: Monitor, host: str, port: int, *, hz: int | None,

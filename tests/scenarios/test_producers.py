@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from auditop.kernel.rules import list_rules
@@ -30,12 +31,14 @@ RATE = 6_000
 LOAD_S = 12.0  # the producers' own bound; the load takes 5 s at RATE
 
 
-def test_two_producers_are_counted_at_their_ratio_and_the_busiest_first(lab):
-    base = lab.scratch.parent
+@contextmanager
+def producer_rules(lab):
+    """Each producer's own directory and rule key (outside the lab's scratch
+    rule); (keys, directories), the rules deleted on the way out."""
     keys, rules, dirs = [], [], []
     try:
         for name, _ in PRODUCERS:
-            directory = base / f"producer-{name}"
+            directory = lab.scratch.parent / f"producer-{name}"
             directory.mkdir()
             (directory / "load").write_text("audited\n")
             key = f"auditop-producers-{name}-{os.getpid()}"
@@ -45,6 +48,26 @@ def test_two_producers_are_counted_at_their_ratio_and_the_busiest_first(lab):
             keys.append(key)
             rules.append(rule)
             dirs.append(directory)
+        yield keys, dirs
+    finally:
+        for rule in rules:
+            auditctl("-d", *rule)
+
+
+def start_producers(lab, dirs, seconds: float, start: float) -> list[subprocess.Popen]:
+    """The named producers at RATE together, in PRODUCERS' ratio, from `start`
+    (monotonic); the lab kills them if anything goes wrong."""
+    procs = [subprocess.Popen([sys.executable, str(NAMED), name, str(d), str(count),
+                               str(seconds), str(start),
+                               str(RATE * count / sum(c for _, c in PRODUCERS))],
+                              stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+             for (name, count), d in zip(PRODUCERS, dirs)]
+    lab.producers.extend(procs)
+    return procs
+
+
+def test_two_producers_are_counted_at_their_ratio_and_the_busiest_first(lab):
+    with producer_rules(lab) as (keys, dirs):
         auditctl("-b", "8192")
         lost_before = lab.status()["lost"]
         loaded = list_rules()
@@ -56,12 +79,7 @@ def test_two_producers_are_counted_at_their_ratio_and_the_busiest_first(lab):
         with ProducerCounter.start() as counter:
             assert counter.unavailable is None, counter.unavailable
             start = time.monotonic() + 0.3
-            procs = [subprocess.Popen([sys.executable, str(NAMED), name, str(d), str(count),
-                                       str(LOAD_S), str(start),
-                                       str(RATE * count / sum(c for _, c in PRODUCERS))],
-                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-                     for (name, count), d in zip(PRODUCERS, dirs)]
-            lab.producers.extend(procs)  # the lab kills them if anything goes wrong
+            procs = start_producers(lab, dirs, LOAD_S, start)
             deadline = time.monotonic() + LOAD_S + 5
             while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
                 time.sleep(0.5)
@@ -71,9 +89,6 @@ def test_two_producers_are_counted_at_their_ratio_and_the_busiest_first(lab):
             time.sleep(0.3)
             windows.append(counter.drain(rules=key_rules))
         lost = lab.status()["lost"] - lost_before
-    finally:
-        for rule in rules:
-            auditctl("-d", *rule)
 
     assert [d["ops"] for d in done] == [count for _, count in PRODUCERS], done
     totals = {key: sum(e.records for w in windows for e in w.by_key if e.name == key)
@@ -98,37 +113,16 @@ def test_record_names_the_top_producer_during_the_load(lab):
     """Phase 2: `auditop record` (the Monitor the main screen runs, with the
     listener on demand) writes `producers` in every line, and the lines of
     the load name the busiest rule key and process within two seconds."""
-    base = lab.scratch.parent
-    keys, rules, dirs = [], [], []
-    try:
-        for name, _ in PRODUCERS:
-            directory = base / f"producer-{name}"
-            directory.mkdir()
-            (directory / "load").write_text("audited\n")
-            key = f"auditop-producers-{name}-{os.getpid()}"
-            rule = ["always,exit", "-F", "arch=b64", "-S", "openat", "-F", f"dir={directory}",
-                    "-k", key]
-            auditctl("-a", *rule)
-            keys.append(key)
-            rules.append(rule)
-            dirs.append(directory)
+    with producer_rules(lab) as (keys, dirs):
         auditctl("-b", "8192")
         recording = lab.record(seconds=LOAD_S, interval=1.0, producers=True)
         recording.wait_for_windows(2)
         start = time.monotonic() + 0.3
         load_start = time.time() + 0.3
-        procs = [subprocess.Popen([sys.executable, str(NAMED), name, str(d), str(count),
-                                   str(LOAD_S - 4), str(start),
-                                   str(RATE * count / sum(c for _, c in PRODUCERS))],
-                                  stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-                 for (name, count), d in zip(PRODUCERS, dirs)]
-        lab.producers.extend(procs)
+        procs = start_producers(lab, dirs, LOAD_S - 4, start)
         done = [json.loads(p.communicate(timeout=LOAD_S + 5)[0]) for p in procs]
         load_end = time.time()
         recording.finish(timeout=LOAD_S + 10)
-    finally:
-        for rule in rules:
-            auditctl("-d", *rule)
 
     assert recording.returncode == 0, recording.stderr
     assert [d["ops"] for d in done] == [count for _, count in PRODUCERS], done

@@ -114,3 +114,10 @@ def test_the_docstring_names_every_rule():
     for fact in ("unknown", "count", "share", "number", "rate", "short", "bytes",
                  "duration", "jiffies", "clock"):
         assert f"\n    {fact} " in text.__doc__, fact
+
+
+@pytest.mark.parametrize(("host", "written"), [
+    ("127.0.0.1", "127.0.0.1"), ("::1", "[::1]"), ("[::1]", "[::1]"), ("example.org", "example.org")])
+def test_url_host_brackets_ipv6_once(host, written):
+    from auditop.core.text import url_host
+    assert url_host(host) == written
