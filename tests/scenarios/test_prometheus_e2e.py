@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 
 RULES = Path(__file__).resolve().parents[2] / "docs" / "prometheus" / "auditop.rules.yml"
 SCRAPE_S = 5
-BURSTS = 11  # 1 s apart: three scrapes land among them
+BURSTS = 11  # 1 s apart: two scrape intervals hold five each
 BURST_S = 0.15
 SCRAPE_AFTER_BURST_S = 0.6  # auditd has drained a burst by then
 FIRST_SCRAPE_S = 20.0  # prometheus scrapes a new target within one interval
@@ -64,27 +64,36 @@ def test_prometheus_stores_the_peaks_its_own_scrapes_miss(lab, tmp_path):
 
     assert code == 0, stderr
     assert len(bursts) == BURSTS and all(opens > 0 for _, _, opens in bursts)
-    during = [(t, v) for t, v in peaks if first_burst <= t <= bursts[-1][1] + 1]
-    instantaneous = [(t, v) for t, v in backlogs if first_burst <= t <= bursts[-1][1] + 1]
+    # The scrapes whose interval held several whole bursts, from the bursts'
+    # own clock (on a loaded machine the producer can start later than
+    # planned). One burst alone may not reach the limit while the exporter
+    # looks: the first one here peaked at 23 and 35 in two runs.
+    def held(t: float) -> int:
+        return sum(t - SCRAPE_S < end <= t for _, end, _ in bursts)
+
+    during = [(t, v) for t, v in peaks if held(t) >= 3]
+    # The instantaneous backlog at those scrapes, where none fell inside a burst.
+    instantaneous = [(t, v) for t, v in backlogs if held(t) >= 3
+                     and not any(start <= t <= end + 0.3 for start, end, _ in bursts)]
     after = [v for t, v in peaks if t > bursts[-1][1] + 1]
     lab.note(scrapes_during_bursts=len(during),
              stored_peaks=[v for _, v in during], stored_backlogs=[v for _, v in instantaneous],
              max_over_time_1m=peak_1m[0]["value"][1] if peak_1m else None,
-             quiet_peaks=after, scrape_offsets=[round((t - first_burst) % 1.0, 2)
+             quiet_peaks=after, scrape_offsets=[round((t - bursts[0][0]) % 1.0, 2)
                                                 for t, _ in during],
              alerts_fired=sorted(fired))
 
     assert all(v == 1 for _, v in ups) and len(ups) >= 4
-    assert len(during) >= 3, during  # scrapes 5 s apart, across 11 s of bursts
+    assert len(during) >= 2, during  # scrapes 5 s apart, across 11 s of bursts
     [series] = peak_1m
     assert float(series["value"][1]) >= LAB_BACKLOG_LIMIT  # the limit is stored
-    # Each scrape interval held five bursts; its peak shows them (the backlog
-    # flickers at the limit inside a burst: at least 80% of it in every one).
+    # Each of these scrape intervals held five bursts; its peak shows them (the
+    # backlog flickers at the limit inside a burst: at least 80% of it in every one).
     assert all(v >= 0.8 * LAB_BACKLOG_LIMIT for _, v in during), during
     assert sum(v >= LAB_BACKLOG_LIMIT for _, v in during) >= len(during) - 1, during
     # The instantaneous backlog at the same scrapes mostly shows nothing of them.
     at_limit = [v for _, v in instantaneous if v >= LAB_BACKLOG_LIMIT]
-    assert len(instantaneous) == len(during)
+    assert instantaneous, (during, bursts)
     assert len(at_limit) < len(instantaneous) / 2, instantaneous
     assert after and after[-1] < LAB_BACKLOG_LIMIT  # quiet again: the peak starts over
     # The rules see it too: a peak over 80% of the limit, and records lost.
