@@ -214,7 +214,7 @@ class Sample:
     status: AuditStatus | None
     system: SystemInfo | None
     error: str | None = None
-    poll_seconds: float = 0.0  # how long the kernel took to answer
+    poll_seconds: float = 0.0  # from the request going out to its answer read (live: about a period)
     held_senders: int = 0
     held_for: float = 0.0
     loss_causes: tuple[tuple[str, int], ...] = ()

@@ -3,7 +3,7 @@ of the tests and screenshots, the demo simulator. The Monitor and the
 commands never know which one they have.
 
 - poll() -> Sample: may block (the real kernel can make a sender sleep);
-  called from the sampler's thread, never from the UI thread. Raises
+  called from the Monitor's thread, never from the UI thread. Raises
   SendersHeld when it could not even ask (the kernel holds every sender).
 - set(field, value) -> SetAck: send one change; reading it back is the
   Monitor's (the next answered status). Raises AuditError.

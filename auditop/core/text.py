@@ -212,6 +212,11 @@ def clock_text(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch))
 
 
+def minute_text(epoch: float) -> str:
+    """Local time to the minute: "12:00"."""
+    return time.strftime("%H:%M", time.localtime(epoch))
+
+
 def day_text(epoch: float) -> str:
     """Local date: "2026-12-07"."""
     return time.strftime("%Y-%m-%d", time.localtime(epoch))

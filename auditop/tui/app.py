@@ -112,6 +112,18 @@ class AuditopApp(App[int]):
         self._user_keymap = dict(keymap or {})  # binding id -> keys, from the config file
         self.main = self._main_screen(clock, ask_auditd_state, backlog_limit_step)
 
+    def get_driver_class(self):
+        # On a Linux terminal, a driver whose input thread sleeps until a
+        # key (tui/driver.py); anything else (TEXTUAL_DRIVER, the web
+        # view's driver, other systems) as Textual chooses.
+        from textual import constants
+        from textual.drivers.linux_driver import LinuxDriver
+        driver = super().get_driver_class()
+        if driver is LinuxDriver and constants.DRIVER is None:
+            from auditop.tui.driver import QuietLinuxDriver
+            return QuietLinuxDriver
+        return driver
+
     def _main_screen(self, clock, ask_auditd_state, step) -> MonitorScreen:
         if self.player is not None:
             from auditop.tui.screens.replay import ReplayScreen

@@ -97,6 +97,8 @@ def number(value: float | None, *, whole: bool = True) -> str:
         return "inf" if value > 0 else "-inf"
     if whole and value == int(value) and abs(value) < 1e15:
         return str(int(value))  # a count, or a figure that came out whole
+    if value == 0:
+        return "0"  # a ratio to a figure that was 0 (nothing written to the terminal)
     digits = 2 - math.floor(math.log10(abs(value)))
     if digits > 0:  # rounding may carry into a new digit: 9.996 -> 10.0
         value = round(value, digits)

@@ -42,6 +42,7 @@ def test_number(value, text):
 def test_number_keeps_decimals_when_asked():
     assert number(3.0, whole=False) == "3.00"  # a ratio of exactly 3
     assert number(250.0, whole=False) == "250"
+    assert number(0.0, whole=False) == "0"  # a ratio to 0 B/s written: no log10(0)
 
 
 @pytest.mark.parametrize("value, verdict", [

@@ -97,11 +97,17 @@ def backlog_chart(view: View) -> Chart:
 
 def rate_chart(view: View, name: str, attribute: str) -> Chart:
     rates = tuple(getattr(w, attribute) for w in view.windows)
-    top = max((r for r in rates if r is not None), default=0.0)
+    known = [r for r in rates if r is not None]
+    top = max(known, default=0.0)
     newest = rates[-1] if rates else None
     alarming = bool(newest)
-    return Chart(name, f"full = {short_number(top)}/s" if top else "full = 1/s (all 0)",
-                 f"now {short_number(newest)}", rates, top or 1.0,
+    if not known:
+        # Never measured (no auditd socket to read): nothing to draw, and no
+        # row of no-data marks growing by one a window (a repaint a second).
+        scale, rates = "not measured", ()
+    else:
+        scale = f"full = {short_number(top)}/s" if top else "full = 1/s (all 0)"
+    return Chart(name, scale, f"now {short_number(newest)}", rates, top or 1.0,
                  ("$error" if attribute == "lost_per_s" else "$warning") if alarming
                  else "$primary")
 

@@ -22,8 +22,8 @@ from auditop.core.history import recent_loss_causes
 from auditop.core.losses import causes_text
 from auditop.core.model import FAILURE_MODES
 from auditop.core.text import (UNKNOWN, bytes_text, clock_text, count_text, day_text,
-                               jiffies_cell, jiffies_seconds, rate_text, seconds_text, share_text,
-                               short_number)
+                               jiffies_cell, jiffies_seconds, minute_text, rate_text,
+                               seconds_text, share_text, short_number)
 from auditop.tui.view import View
 from auditop.tui.widgets.base import ViewWidget
 
@@ -53,7 +53,7 @@ def _item(text: str, style: str = "") -> Content:
 
 
 def title_content(view: View, width: int | None = None) -> Content:
-    """`auditop  12:00:01  window 1 s @ 10 Hz  PAUSED  STALE  changes off: ...`;
+    """`auditop  12:00  window 1 s @ 10 Hz  PAUSED  STALE  changes off: ...`;
     a replay gives the recording's date and time, where it is and how fast.
     What does not fit in `width` goes, the window and rate first."""
     replay = view.replay
@@ -62,7 +62,11 @@ def title_content(view: View, width: int | None = None) -> Content:
         parts.append((_item(" DEMO ", "reverse b $accent"), 0))
     if replay is not None:  # the recording's day, unless there is no room for it
         parts.append((_item(day_text(view.now)), 1))
-    parts += [(_item(clock_text(view.now)), 0),
+    # Live, the clock is to the minute: seconds would repaint an idle screen
+    # every window (a tenth of auditop's CPU, docs/performance.md); a replay
+    # moves through its recording, whose second matters.
+    now = clock_text(view.now) if replay is not None else minute_text(view.now)
+    parts += [(_item(now), 0),
               (_item(f"window {seconds_text(view.interval)} @ {view.sample_rate:g} Hz"), 2)]
     if replay is not None:
         more = "" if replay.complete else "+"
@@ -163,7 +167,7 @@ def producers_items(view: View) -> list[Content]:
         dominant = losing and top.share >= DOMINANT_SHARE
         items.append(_item(f"{label} {top.name} {share_text(top.share, 1)} "
                            f"{short_number(top.per_s)}/s", "$warning b" if dominant else ""))
-    notes = []
+    notes = ["from auditd's log"] if producers.source == "log" else []
     if producers.listened < 0.995:
         notes.append(f"listened {share_text(producers.listened, 1)}")
     if producers.sampled < 0.995:
