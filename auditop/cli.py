@@ -230,6 +230,14 @@ def _parser() -> argparse.ArgumentParser:
                       help="lines (default: the terminal's)")
     plot.set_defaults(command="plot")
 
+    summary = sub.add_parser("summary", help="the incidents in a recording: when, how "
+                             "bad, what was lost, why, who produced and who changed what")
+    summary.add_argument("file", type=Path,
+                         help="a file written by `auditop record` (- for stdin)")
+    summary.add_argument("--json", action="store_true",
+                         help="one JSON document (docs/json.md) instead of text")
+    summary.set_defaults(command="summary", format=None)  # --json: format "json"
+
     web = sub.add_parser("web", help="serve the TUI to a browser (a classroom view); never "
                          "offers kernel changes")
     shown = web.add_mutually_exclusive_group()
@@ -326,6 +334,16 @@ second, drawn as text sized to the terminal; -o writes plain text to a file
 (an incident report). NO_COLOR is respected.""", (
         "auditop plot stall.jsonl",
         "auditop plot stall.jsonl -o report.txt --width 100 --height 30")),
+    "summary": ("""\
+The incidents in a recording: each stretch of windows with live trouble
+(records lost, the backlog filling, auditd stopped, the kernel holding
+senders; one quiet window inside does not split it), with its clock times,
+backlog peak against the limit in force, records lost, the causes the
+kernel's log named, the findings, the producers and the setting changes
+made during it and by whom. FILE - reads stdin.""", (
+        "auditop summary stall.jsonl",
+        "auditop summary day.jsonl --json",
+        "auditop summary - --json")),
     "web": ("""\
 Serve the TUI to browsers with textual-serve (pip install '.[web]'), for a
 classroom: one auditop per browser tab, ended when its tab closes. Listens

@@ -15,7 +15,8 @@ with a value outside that is damaged (a part of "system" is unknown instead).
 A line longer than MAX_LINE is damaged too; the first window must come
 within it, so a file without line breaks is refused after MAX_LINE bytes.
 Devices are refused unread; a pipe is read (plot), with at most MAX_SKIP
-bytes of one over-long line skipped before the rest is given up.
+bytes of one over-long line skipped before the rest is given up. The path
+"-" (STDIN) is standard input, named "stdin" in what is said.
 
 The file is streamed line by line, never held whole, and values that repeat
 from line to line (findings, auditd.conf, the auditd process, an unchanged
@@ -33,10 +34,12 @@ import stat
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
+from auditop.core.drift import SettingChange
 from auditop.core.findings import SEVERITY_ORDER, Finding
 from auditop.core.losses import add_causes
 from auditop.core.model import (STATUS_FIELDS, AuditdConfig, AuditdProcess, AuditStatus,
-                                BootParams, NetlinkSocketRow, SystemInfo)
+                                BootParams, ConfigChangeRecord, NetlinkSocketRow,
+                                SystemInfo)
 from auditop.core.producers import DIMENSIONS, Producer, WindowProducers
 
 READ_VERSION = 2  # the newest line format this reader knows
@@ -50,6 +53,7 @@ MAX_NUMBER = float(2 ** 53)  # the largest rate or span read
 MAX_TIME = 253_402_300_799.0  # 9999-12-31 23:59:59 UTC, the last second a clock shows
 MAX_PROBLEMS = 200  # reported one by one; the rest are counted in one last line
 _CACHE_MAX = 4_096  # distinct findings / parts remembered for sharing
+STDIN = "-"  # the path that means standard input
 
 
 class NotARecording(Exception):
@@ -89,6 +93,10 @@ class RecordedWindow:
     # Added later in version 2: who produced the window's records (None: not
     # counted, or a line written before them).
     producers: WindowProducers | None = None
+    # The line's "setting_changes" (a change is in every line of the 5 min
+    # after it; None in a line without the key). A recording keeps no
+    # monotonic clock: `mono` is the wall clock, as `time`.
+    setting_changes: tuple[SettingChange, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +171,12 @@ def scan_recording(path: str | os.PathLike[str], *,
                    seekable: bool = False) -> Iterator[tuple[int, RecordedWindow | str]]:
     """iter_recording, each item with the byte offset of its line (a
     replay seeks back to it with WindowReader)."""
-    name = os.fspath(path)
+    name = shown(path)
 
     def refuse(why: str) -> NotARecording:
         return NotARecording(f"{name}: not an auditop recording: {why}")
 
-    stream = _open(name, seekable=seekable)
+    stream = _open(os.fspath(path), seekable=seekable)
     decoder = _Decoder()
     found = tried = 0
     first: tuple[int, _Damaged] | None = None
@@ -229,9 +237,17 @@ _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")
           (stat.S_ISSOCK, "a socket"))
 
 
+def shown(path: str | os.PathLike[str]) -> str:
+    """The path as messages name it: "stdin" for STDIN."""
+    return "stdin" if os.fspath(path) == STDIN else os.fspath(path)
+
+
 def _open(name: str, *, seekable: bool) -> BinaryIO:
     """The file, opened; a device (a terminal, /dev/zero: no end, or no
-    lines) is refused unread, and so is a pipe when `seekable`."""
+    lines) is refused unread, and so is a pipe when `seekable`. STDIN is a
+    copy of file descriptor 0 (closing it leaves stdin open)."""
+    if name == STDIN:
+        return _open_stdin(seekable=seekable)
     try:
         mode = os.stat(name).st_mode
     except OSError as error:
@@ -246,6 +262,22 @@ def _open(name: str, *, seekable: bool) -> BinaryIO:
         return open(name, "rb")
     except OSError as error:
         raise NotARecording(f"{name}: cannot read it: {error.strerror or error}") from None
+
+
+def _open_stdin(*, seekable: bool) -> BinaryIO:
+    if seekable:  # WindowReader opens the path again
+        raise NotARecording("stdin: cannot replay standard input (a replay reads back and "
+                            "forth in the file): give the file's path")
+    try:
+        fd = os.dup(0)
+        mode = os.fstat(fd).st_mode
+    except OSError as error:
+        raise NotARecording(f"stdin: cannot read it: {error.strerror or error}") from None
+    kind = next((what for test, what in _KINDS if test(mode)), None)
+    if kind is not None:
+        os.close(fd)
+        raise NotARecording(f"stdin: not an auditop recording: {kind}, not a file")
+    return open(fd, "rb")
 
 
 class WindowReader:
@@ -474,6 +506,40 @@ def _producers(value: Any) -> WindowProducers | None:
                            missed=missed, listened=listened, **lists)
 
 
+_BY_COUNTS = ("res", "auid", "ses", "pid", "ppid", "uid")
+_BY_TEXTS = ("comm", "exe", "command")
+
+
+def _setting_change(item: Any) -> SettingChange | None:
+    """One of "setting_changes" (docs/json.md), every field checked; None
+    when it is not one."""
+    if not isinstance(item, dict) or not isinstance(item.get("field"), str):
+        return None
+    old, new = item.get("old"), item.get("new")
+    time, after = _finite(item.get("time"), MAX_TIME), _finite(item.get("after"), MAX_TIME)
+    if not (_u32(old) and _u32(new) and time is not None and after is not None):
+        return None
+    by, record = item.get("by"), None
+    if by is not None:
+        if not isinstance(by, dict) or not isinstance(by.get("field"), str):
+            return None
+        when, serial = _finite(by.get("time"), MAX_TIME), by.get("serial")
+        counts = {k: by.get(k) for k in _BY_COUNTS}
+        texts = {k: by.get(k) for k in _BY_TEXTS}
+        if (when is None or type(serial) is not int or not _u32(by.get("old"))
+                or not _u32(by.get("new"))
+                or not all(v is None or _u32(v) for v in counts.values())
+                or not all(v is None or isinstance(v, str) for v in texts.values())):
+            return None
+        record = ConfigChangeRecord(when, serial, by["field"], by["new"], by["old"],
+                                    **counts, **texts)
+    return SettingChange(item["field"], old, new, time, time, after, record)
+
+
+def _u32(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_U32
+
+
 def _soft(value: Any, kind: type) -> Any:
     """For the system object: a value of the wrong type, or out of range
     (a negative or huge integer, a time no clock shows), is unknown (None)."""
@@ -538,6 +604,8 @@ class _Decoder:
                 raise _Damaged('no "window" object: `auditop status --json` output?')
             raise _Damaged('no "window" object')
         findings, notes = self._again("findings", obj.get("findings"), self._findings)
+        changes, change_notes = self._again("setting_changes", obj.get("setting_changes"),
+                                            self._changes)
         v2 = version >= 2
         get, rate, seconds = window.get, _rate, self._seconds
         return RecordedWindow(
@@ -569,7 +637,8 @@ class _Decoder:
             loss_suppressed=_count(get("loss_suppressed"), "window.loss_suppressed"),
             records_printed=_count(get("records_printed"), "window.records_printed"),
             producers=self._again("producers", obj.get("producers"), _producers),
-        ), notes
+            setting_changes=changes,
+        ), notes + change_notes
 
     def _status(self, obj: Any) -> AuditStatus | None:
         if obj is None:
@@ -596,6 +665,20 @@ class _Decoder:
             else:
                 notes.append(f"finding {index} skipped: not a finding ({_show(item)})")
         return tuple(found), notes
+
+    def _changes(self, items: Any) -> tuple[tuple[SettingChange, ...] | None, list[str]]:
+        if items is None:
+            return None, []
+        if not isinstance(items, list):
+            raise _Damaged(f"setting_changes is not a list but {_show(items)}")
+        changes, notes = [], []
+        for index, item in enumerate(items, 1):
+            change = _setting_change(item)
+            if change is None:
+                notes.append(f"setting change {index} skipped: not a change ({_show(item)})")
+            else:
+                changes.append(change)
+        return tuple(changes), notes
 
     def _system(self, obj: Any) -> SystemInfo | None:
         """Rebuild what the line says; a part of the wrong shape is unknown."""
