@@ -44,12 +44,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-# Off by default outside the TUI: binding the multicast group logs a record
-# and each copy costs kauditd time, both inside the incident being measured
-# (the lab's stall and throttle scenarios read other numbers with it on).
-PRODUCERS_HELP = ("also count who produces the records (the audit multicast group, needs "
-                  "CAP_AUDIT_READ; each copy costs kauditd time, and joining or leaving the "
-                  "group logs a record the kernel throttles like any other)")
+# Off by default (producers then come from auditd's log): binding the
+# multicast group logs a record and each copy costs kauditd time, both inside
+# the incident being measured (the lab's stall and throttle scenarios read
+# other numbers with it on).
+PRODUCERS_HELP = ("count who produces the records live from the audit multicast group "
+                  "instead of auditd's log (needs CAP_AUDIT_READ; each copy costs kauditd "
+                  "time, and joining or leaving the group logs a record the kernel "
+                  "throttles like any other)")
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -6,6 +6,7 @@ module, so tests put a scripted kernel in its place."""
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 from auditop.core.errors import AuditError
@@ -32,6 +33,9 @@ def count_producers(source):
     count = getattr(source, "count_producers", None)
     if count is not None:
         count()
+        why = getattr(source, "producers_unavailable", None)
+        if why:
+            print(f"auditop: {why}", file=sys.stderr)  # once: the figures say "log"
     return source
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 AUDIT_SYSCALL = 1300
 AUDIT_EOE = 1320
@@ -56,8 +56,34 @@ TYPE_NAMES = {
 }
 
 
+TYPE_NUMBERS = {name: number for number, name in TYPE_NAMES.items()}
+# Types auditd's log names that TYPE_NAMES does not: an id of their own,
+# outside every event range, so the log's names reach `by_type` unchanged.
+_LOG_ONLY_NAMES: dict[int, str] = {}
+_LOG_ONLY_BASE = 1_000_000
+
+
 def type_name(mtype: int) -> str:
-    return TYPE_NAMES.get(mtype, str(mtype))
+    return TYPE_NAMES.get(mtype) or _LOG_ONLY_NAMES.get(mtype) or str(mtype)
+
+
+def type_number(name: bytes) -> int:
+    """The type of a log line's `type=NAME`: the kernel's number (auditd
+    writes `UNKNOWN[1334]` for one it cannot name), else an id of its own."""
+    text = name.decode("ascii", "replace")
+    number = TYPE_NUMBERS.get(text)
+    if number is not None:
+        return number
+    if text.startswith("UNKNOWN[") and text.endswith("]") and text[8:-1].isdigit():
+        return int(text[8:-1])
+    for ident, known in _LOG_ONLY_NAMES.items():
+        if known == text:
+            return ident
+    if len(_LOG_ONLY_NAMES) >= 256:  # a bound: a corrupt log cannot grow it
+        return 0
+    ident = _LOG_ONLY_BASE + len(_LOG_ONLY_NAMES)
+    _LOG_ONLY_NAMES[ident] = text
+    return ident
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +367,108 @@ class ProducerCounts:
                                   self.records, seconds, top)
         return WindowProducers(source=source, seconds=seconds, records=self.records,
                                sampled=self.sampled, missed=missed, **lists)
+
+
+# -- auditd's log as the source (no CAP_AUDIT_READ) -------------------------------
+
+LOG_PARSE_BYTES = 256 * 1024  # parsed of each read of the log; the rest only counted
+SEGMENTS = 64  # pieces of a larger read that are parsed
+ENRICHED = b"\x1d"  # log_format ENRICHED: interpreted names follow the record
+
+
+def log_record(line: bytes) -> tuple[int, bytes] | None:
+    """(type, the record's text as the kernel sent it) of one line of
+    auditd's log, `type=SYSCALL msg=audit(...): arch=...`; None for a line
+    of another shape. The names ENRICHED appends after 0x1d are dropped."""
+    if not line.startswith(b"type="):
+        return None
+    space = line.find(b" ", 5)
+    msg = line.find(b"msg=", space) if space > 0 else -1
+    if msg < 0:
+        return None
+    end = line.find(ENRICHED, msg)
+    return type_number(line[5:space]), line[msg + 4:end if end >= 0 else None]
+
+
+class LogCounts:
+    """Producers from auditd's log, a window at a time: the log costs the
+    kernel nothing (the listener's copies cost kauditd), but it lags by up
+    to a read of the log and is silent while auditd does not write.
+
+    Every line is counted (bytes.count: exact `records`), at most
+    `parse_bytes` of each read are parsed, and the lists are scaled from
+    them to all the lines (`sampled` says the share). Bytes the reader
+    jumped over (too far behind) are `missed`, in lines of the average
+    length parsed."""
+
+    def __init__(self, parse_bytes: int = LOG_PARSE_BYTES) -> None:
+        self.parse_bytes = parse_bytes
+        self._new_window()
+        self._counts = ProducerCounts()
+
+    def _new_window(self) -> None:
+        self._lines = self._parsed_lines = self._parsed_bytes = self._skipped = 0
+
+    @property
+    def pending(self) -> bool:
+        """Lines were fed since the last drain."""
+        return bool(self._lines)
+
+    def feed(self, lines: bytes, skipped_bytes: int = 0) -> None:
+        """Complete lines read from the log, and the bytes jumped over. A
+        read larger than `parse_bytes` is parsed in SEGMENTS pieces spread
+        over it (the first bytes alone are a few milliseconds of a flood)."""
+        self._skipped += skipped_bytes
+        if not lines:
+            return
+        self._lines += lines.count(b"\n") + (not lines.endswith(b"\n"))
+        size = len(lines)
+        if size <= self.parse_bytes:
+            self._parse(lines)
+            return
+        piece = self.parse_bytes // SEGMENTS
+        for i in range(SEGMENTS):
+            start = i * size // SEGMENTS
+            if start:
+                # From the next event's first record (its SYSCALL), so no
+                # piece begins with records cut off from their key.
+                event = lines.find(b"\ntype=SYSCALL ", start - 1)
+                start = (event if event >= 0 else lines.find(b"\n", start - 1)) + 1
+                if start <= 0:
+                    break
+            cut = lines.rfind(b"\n", start, start + piece) + 1
+            if cut > start:
+                self._parse(lines[start:cut])
+
+    def _parse(self, chunk: bytes) -> None:
+        parts = chunk.split(b"\n")  # auditd ends its lines with \n alone
+        if parts and not parts[-1]:
+            parts.pop()
+        self._parsed_lines += len(parts)
+        self._parsed_bytes += len(chunk)
+        add = self._counts.add
+        for line in parts:
+            record = log_record(line)
+            if record is not None:
+                add(*record)
+
+    def drain(self, seconds: float, *, rules: Mapping[str, tuple[str, ...]] | None = None,
+              syscall_name: Callable[[str, str], str] | None = None,
+              user_name: Callable[[str], str] | None = None) -> WindowProducers:
+        counts, self._counts = self._counts, self._counts.carry()
+        lines, parsed, parsed_bytes, skipped = (self._lines, self._parsed_lines,
+                                                self._parsed_bytes, self._skipped)
+        self._new_window()
+        window = counts.window(seconds, source="log", rules=rules,
+                               syscall_name=syscall_name, user_name=user_name)
+        share = parsed / lines if lines else 1.0
+        missed = round(skipped / (parsed_bytes / parsed)) if skipped and parsed else 0
+        if lines > parsed and parsed:
+            factor = lines / parsed
+            window = replace(window, **{name: tuple(
+                Producer(e.name, int(round(e.records * factor)), e.per_s * factor, e.share)
+                for e in getattr(window, name)) for name in DIMENSIONS})
+        return replace(window, records=lines, sampled=window.sampled * share, missed=missed)
 
 
 def _bump(counts: dict[str, float], name: str, n: float) -> None:

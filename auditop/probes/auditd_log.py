@@ -33,6 +33,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from auditop.core.model import AuditdConfig, ConfigChangeRecord
@@ -205,8 +206,13 @@ class AuditdLog:
     """
 
     def __init__(self, path: str, *, budget: int = READ_BUDGET,
-                 max_behind: int = MAX_BEHIND) -> None:
+                 max_behind: int = MAX_BEHIND,
+                 tap: Callable[[bytes, int], None] | None = None) -> None:
         self.path = path
+        # Given every complete line read, and the bytes jumped over since
+        # the last call (the producers from the log, core/producers.LogCounts).
+        self.tap = tap
+        self._skipped_told = 0
         self.unavailable: str | None = None
         self.skipped = 0  # bytes jumped over when too far behind
         self._budget, self._max_behind = budget, max_behind
@@ -315,6 +321,9 @@ class AuditdLog:
         buf = self._partial + data if self._partial else data
         cut = buf.rfind(b"\n") + 1  # complete lines end here (no copy: bounds only)
         self._partial = buf[cut:] if len(buf) - cut <= MAX_LINE else b""
+        if self.tap is not None and (cut or self.skipped > self._skipped_told):
+            self.tap(buf[:cut], self.skipped - self._skipped_told)
+            self._skipped_told = self.skipped
         waiting = list(self._pending)
         for pending in waiting:
             pending.polls += 1

@@ -41,25 +41,28 @@ class LiveSource:
         self._conf: tuple[int | None, str] | None = None  # (pid, the auditd.conf it reads)
         self._log: AuditdLog | None = None  # auditd's log, followed from its end
         self._pending: Pending | None = None  # asked at the last poll, read at the next
-        self._producers = Producers() if producers else None
+        # Who produces the records: from auditd's log unless the listener
+        # is asked for (the log costs the kernel nothing, docs/producers.md).
+        self._producers = Producers(listener=producers)
 
     def count_producers(self) -> None:
-        """Count who produces the records from now on (issue 16): the
-        multicast listener's own thread reads them; each window closing
-        drains its counts (producers())."""
-        if self._producers is None:
-            self._producers = Producers()
+        """Count who produces the records with the multicast listener from
+        now on (issue 16: `--producers`): its own thread reads them; each
+        window closing drains its counts (producers())."""
+        if not self._producers.listener:
+            self._producers.close()
+            self._producers = Producers(listener=True)
 
     @property
     def producers_unavailable(self) -> str | None:
         """Why the producers are not counted, once asked to (one line)."""
-        return self._producers.unavailable if self._producers is not None else None
+        return self._producers.unavailable
 
     def producers(self):
         """The records counted since the last call, as a frozen
         WindowProducers (core/producers.py); None when not counted. Called
         by History as each window closes, on the Monitor's thread."""
-        return self._producers.drain() if self._producers is not None else None
+        return self._producers.drain()
 
     def poll(self, waiting: Callable[[], None] | None = None) -> Sample:
         """One sample: the answer to the request sent at the previous poll,
@@ -92,8 +95,7 @@ class LiveSource:
             # limit: a sender slow to report on a busy machine is not held.
             held, held_for = 0, 0.0
         causes, suppressed, printed = self._loss_causes(status, end)
-        if self._producers is not None:
-            self._producers.duty(status, end)
+        self._producers.duty(status, end)
         # Stamped when read: a period after the kernel answered, in order with
         # everything else the Monitor takes; poll_seconds reaches back to
         # when the request went out (a change's read-back counts from there).
@@ -152,25 +154,31 @@ class LiveSource:
             return None
         path, why = log_path(system.config)
         if path is None:
-            self._stop_following()
+            self._stop_following(why)
             return AuditdLogReading(None, why)
         if self._log is None or self._log.path != path:
             self._stop_following()
             self._log = AuditdLog(path)
+        producers = self._producers
+        from_log = producers.from_log
+        self._log.tap = producers.feed_log if from_log else None  # a copy only when counted
         changes = tuple(self._log.poll())
+        if from_log:
+            producers.log_unreadable = self._log.unavailable
         return AuditdLogReading(path, self._log.unavailable, changes)
 
-    def _stop_following(self) -> None:
+    def _stop_following(self, why: str = "auditd is not running") -> None:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._producers.from_log:
+            self._producers.log_unreadable = why
 
     def set(self, field: str, value: int) -> SetAck:
         return self._client.set(field, value)
 
     def close(self) -> None:
-        if self._producers is not None:
-            self._producers.close()
+        self._producers.close()
         self._stop_following()
         self._client.close()
         self._causes.close()
@@ -188,14 +196,27 @@ class Producers:
     first use, opened and closed by ListenerDuty from each poll's `lost`
     (a flag for its thread: the poll reads nothing), drained per window
     with the loaded rules (`auditctl -l`, again when a key shows up that
-    they do not carry, at most every RULES_PERIOD)."""
+    they do not carry, at most every RULES_PERIOD). Where the listener
+    cannot run (no CAP_AUDIT_READ: `unavailable` says so), auditd's log
+    instead (core/producers.LogCounts, source "log"): no window while the
+    log cannot be read (`log_unreadable`: no auditd, write_logs = no)."""
 
-    def __init__(self) -> None:
-        from auditop.core.producers import ListenerDuty
-        from auditop.probes.multicast import ProducerCounter
+    def __init__(self, *, listener: bool) -> None:
+        from auditop.core.producers import ListenerDuty, LogCounts
 
+        self.listener = listener
         self.unavailable: str | None = None
-        self._counter = ProducerCounter.start(on_unavailable=self._say)
+        self._counter = None
+        if listener:
+            from auditop.probes.multicast import ProducerCounter
+            self._counter = ProducerCounter.start(on_unavailable=self._say)
+        # Without the listener (not asked for, or no CAP_AUDIT_READ), auditd's
+        # log: LiveSource hands it the lines it reads (feed_log) and why it
+        # cannot read them.
+        self.from_log = self._counter is None or self.unavailable is not None
+        self._log = LogCounts() if self.from_log else None
+        self._log_since = time.monotonic()
+        self.log_unreadable: str | None = "auditd's log is not read yet"
         self._duty = ListenerDuty()
         self._lost: int | None = None
         self._rules: dict[str, tuple[str, ...]] | None = None
@@ -204,19 +225,28 @@ class Producers:
     def _say(self, why: str) -> None:
         self.unavailable = why
 
+    def feed_log(self, lines: bytes, skipped_bytes: int) -> None:
+        self._log.feed(lines, skipped_bytes)
+
     def duty(self, status, now: float) -> None:
         lost = status.lost if status is not None else None
         losing = lost is not None and self._lost is not None and lost > self._lost
         if lost is not None:
             self._lost = lost
-        self._counter.run(self._duty.wanted(now, losing))
+        if self._counter is not None:
+            self._counter.run(self._duty.wanted(now, losing))
 
     def drain(self):
-        if self.unavailable is not None:
-            return None
         now = time.monotonic()
-        if self._rules is None and now - self._rules_at >= RULES_PERIOD:
-            self._load_rules(now)
+        counting = self._log is None or self._log.pending
+        if counting and self._rules is None and now - self._rules_at >= RULES_PERIOD:
+            self._load_rules(now)  # `auditctl -l`: only once there is something to name
+        if self._log is not None:
+            from auditop.probes.multicast import syscall_names
+            seconds, self._log_since = now - self._log_since, now
+            window = self._log.drain(seconds, rules=self._rules,
+                                     syscall_name=syscall_names().name)
+            return None if self.log_unreadable else window
         window = self._counter.drain(rules=self._rules)
         if (window is not None and self._rules is not None
                 and now - self._rules_at >= RULES_PERIOD
@@ -231,4 +261,5 @@ class Producers:
         self._rules = list_rules().by_key()
 
     def close(self) -> None:
-        self._counter.close()
+        if self._counter is not None:
+            self._counter.close()

@@ -333,10 +333,13 @@ class Lab:
     # -- auditop ---------------------------------------------------------------
 
     def record(self, seconds: float, interval: float = 1.0,
-               sample_rate: float = 20.0, producers: bool = False) -> Recording:
+               sample_rate: float = 20.0, producers: bool = False,
+               wrapper: tuple[str, ...] = ()) -> Recording:
+        """`auditop record` in the background; `wrapper` runs it through a
+        command (setpriv, to drop a capability)."""
         path = self._tmp / f"record-{len(self.recordings)}.jsonl"
         process = subprocess.Popen(
-            [sys.executable, "-m", "auditop", "record", "--output", str(path),
+            [*wrapper, sys.executable, "-m", "auditop", "record", "--output", str(path),
              "--duration", str(seconds), "--interval", str(interval),
              "--sample-rate", str(sample_rate), *(["--producers"] if producers else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from auditop.kernel.rules import list_rules
 from auditop.probes.multicast import ProducerCounter
@@ -146,6 +149,46 @@ def test_record_names_the_top_producer_during_the_load(lab):
     assert first <= 2.0, first  # "within two seconds the screen says which rule"
     assert totals[keys[1]] > 0 and 2.4 <= totals[keys[0]] / totals[keys[1]] <= 3.6, totals
     assert f"dir={dirs[0]}" in named[0]["producers"]["by_rule"][0]["name"]
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None,
+                    reason="setpriv (util-linux) is needed to drop CAP_AUDIT_READ")
+def test_without_cap_audit_read_the_producers_come_from_auditds_log(lab):
+    """No CAP_AUDIT_READ (dropped from the bounding set: the listener's bind
+    is refused): `record --producers` says so once and counts the lab
+    auditd's log instead, `source` "log", the same ratio and the busiest
+    first; the log lags (auditd's write, then a read every 0.5 s)."""
+    with producer_rules(lab) as (keys, dirs):
+        auditctl("-b", "8192")
+        recording = lab.record(seconds=LOAD_S, interval=1.0, producers=True,
+                               wrapper=("setpriv", "--bounding-set", "-audit_read", "--"))
+        recording.wait_for_windows(2)
+        start = time.monotonic() + 0.3
+        load_start = time.time() + 0.3
+        procs = start_producers(lab, dirs, LOAD_S - 4, start)
+        done = [json.loads(p.communicate(timeout=LOAD_S + 5)[0]) for p in procs]
+        load_end = time.time()
+        recording.finish(timeout=LOAD_S + 10)
+
+    assert recording.returncode == 0, recording.stderr
+    assert [d["ops"] for d in done] == [count for _, count in PRODUCERS], done
+    said = [line for line in recording.stderr.splitlines() if "CAP_AUDIT_READ" in line]
+    assert len(said) == 1 and "auditd's log" in said[0], recording.stderr
+    counted = [line for line in recording.windows
+               if line["producers"] and line["producers"]["records"]]
+    assert counted and all(line["producers"]["source"] == "log" for line in counted)
+    named = [line for line in counted if load_start < line["time"] <= load_end + 3.0
+             and line["producers"]["by_key"][0]["name"] == keys[0]
+             and line["producers"]["by_comm"][0]["name"] == "alpha-writer"]
+    assert named, [(line["time"] - load_start, line["producers"]["by_key"][:2])
+                   for line in counted]
+    first = named[0]["time"] - load_start
+    totals = {key: sum(e["records"] for line in counted for e in line["producers"]["by_key"]
+                       if e["name"] == key) for key in keys}
+    lab.note(named_after_s=round(first, 2), alpha=totals[keys[0]], beta=totals[keys[1]],
+             sampled=min(line["producers"]["sampled"] for line in counted))
+    assert first <= 3.0, first
+    assert totals[keys[1]] > 0 and 2.4 <= totals[keys[0]] / totals[keys[1]] <= 3.6, totals
 
 
 def test_during_a_flood_that_loses_records_record_names_the_flood(lab):
