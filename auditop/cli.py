@@ -128,6 +128,9 @@ def _check_usage(args: argparse.Namespace) -> None:
                          "give one")
     if getattr(args, "every", None) is not None and args.textfile is None:
         raise UsageError("auditop exporter: --every is for --textfile")
+    if args.command == "web" and str(getattr(args, "replay", None)) == "-":
+        raise UsageError("auditop web: --replay - cannot be: each browser tab's replay "
+                         "reads the file anew; give its path")
     if hasattr(args, "weight_warning"):
         args.overrides = _check_overrides(args)
 
@@ -205,7 +208,8 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--producers", action="store_true",
                         help=PRODUCERS_HELP)
     record.add_argument("--output", "-o", type=Path,
-                        help="file to write (default: a new file in the state directory)")
+                        help="file to write, - for stdout (default: a new file in the state "
+                             "directory, its path printed at the end)")
     record.add_argument("--duration", type=_seconds(MIN_SECONDS, MAX_DURATION), default=None,
                         help="seconds to record (default: until interrupted)")
     record.add_argument("--demo", action="store_true",
@@ -215,17 +219,21 @@ def _parser() -> argparse.ArgumentParser:
     record.set_defaults(command="record")
 
     replay = sub.add_parser("replay", help="the TUI over a recording, at its own pace")
-    replay.add_argument("file", type=Path, help="a file written by `auditop record`")
+    replay.add_argument("file", type=Path, help="a file written by `auditop record` (- for "
+                        "stdin, read whole before the replay starts)")
     replay.add_argument("--speed", type=_seconds(MIN_SPEED, MAX_SPEED), default=1.0,
                         help=f"times the recording's pace ({MIN_SPEED:g} to {MAX_SPEED:g}, "
                              "default 1)")
+    _range_options(replay, "start the replay there", "end it there")
     replay.set_defaults(command="replay")
 
     plot = sub.add_parser("plot", help="a recording's backlog peak against the limit and "
                           "lost records per second, as text")
-    plot.add_argument("file", type=Path, help="a file written by `auditop record`")
+    plot.add_argument("file", type=Path, help="a file written by `auditop record` (- for "
+                      "stdin)")
     plot.add_argument("--output", "-o", type=Path,
-                      help="write plain text to this file (an incident report)")
+                      help="write plain text to this file (an incident report; - for stdout)")
+    _range_options(plot, "draw from there", "draw up to there")
     plot.add_argument("--width", type=_count(MIN_PLOT_WIDTH, 1000),
                       help="columns (default: the terminal's)")
     plot.add_argument("--height", type=_count(MIN_PLOT_HEIGHT, 1000),
@@ -320,22 +328,35 @@ until reboot or until the rules are reloaded (docs/persisting.md).""", (
     "record": ("""\
 Sample the kernel and write one JSON line per display window (schema in
 docs/json.md) until interrupted or for --duration seconds; `auditop replay`
-and `auditop plot` read the file. --demo records the demo's tour, no root.""", (
+and `auditop plot` read the file. -o - writes the lines to stdout; without
+-o they go to a new file in the state directory, whose path is printed at
+the end (`auditop record -o - | auditop replay -` replays as it ends).
+--demo records the demo's tour, no root (it says how long first).""", (
         "auditop record -o stall.jsonl",
         "auditop record --duration 600 --interval 2 -o ten-minutes.jsonl",
-        "auditop record --demo -o tour.jsonl")),
+        "auditop record --demo -o tour.jsonl",
+        "auditop record --demo -o -")),
     "replay": ("""\
 The TUI over a recording, at its own pace times --speed: p pauses, left and
 right step a window, n and N jump to the next and previous warning, < and >
-change the speed. No root needed; no kernel changes.""", (
+change the speed, j jumps to a time, / finds a finding by id or word (; again).
+--from and --to replay a stretch: a clock time (the first such time in the
+recording), a date and time, or an offset from its start. FILE - reads stdin
+whole first, then the keys come from the terminal. No root needed; no kernel
+changes.""", (
         "auditop replay stall.jsonl",
-        "auditop replay stall.jsonl --speed 10")),
+        "auditop replay stall.jsonl --speed 10",
+        "auditop replay stall.jsonl --from 14:03 --to 14:10",
+        "auditop replay -")),
     "plot": ("""\
 A recording's backlog peak against backlog_limit and its lost records per
 second, drawn as text sized to the terminal; -o writes plain text to a file
-(an incident report). NO_COLOR is respected.""", (
+(an incident report; - for stdout). --from and --to draw a stretch (times as
+for replay). FILE - reads stdin. NO_COLOR is respected.""", (
         "auditop plot stall.jsonl",
-        "auditop plot stall.jsonl -o report.txt --width 100 --height 30")),
+        "auditop plot stall.jsonl -o report.txt --width 100 --height 30",
+        "auditop plot stall.jsonl --from 14:03:20 --to 14:05",
+        "auditop plot stall.jsonl --from +90 --to +5m -o -")),
     "summary": ("""\
 The incidents in a recording: each stretch of windows with live trouble
 (records lost, the backlog filling, auditd stopped, the kernel holding
@@ -412,6 +433,17 @@ def _read_only_option(parser: argparse.ArgumentParser, default,
                              "config file")
 
 
+def _range_options(parser: argparse.ArgumentParser, start: str, end: str) -> None:
+    """--from / --to: a stretch of a recording (core/timespec.py)."""
+    when = ("a clock time (14:03, 14:03:20: the first such time in the recording), a date "
+            "and time (2026-12-07T14:03:20) or an offset from the recording's start (+90, "
+            "+5m, +1h30m, 90s)")
+    parser.add_argument("--from", dest="time_from", metavar="TIME", type=_time, default=None,
+                        help=f"{start}: {when}")
+    parser.add_argument("--to", dest="time_to", metavar="TIME", type=_time, default=None,
+                        help=f"{end} (a clock time: the first such time after --from)")
+
+
 def _window_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=_seconds(MIN_SECONDS, MAX_SECONDS), default=1.0,
                         help="seconds to sample before answering, so rates and "
@@ -469,6 +501,15 @@ def _seconds(low: float, high: float):
                 f"must be a number from {low:g} to {high:g}, not {text[:32]!r}")
         return value
     return parse
+
+
+def _time(text: str):
+    """An argparse type: a time in a recording (core/timespec.py), as typed."""
+    from auditop.core.timespec import BadTime, parse
+    try:
+        return parse(text)
+    except BadTime as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _listen(text: str) -> str:

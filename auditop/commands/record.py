@@ -1,12 +1,15 @@
 """`auditop record`: one JSON line per display window (docs/json.md), from
 the live kernel or, with --demo, from the demo's tour. Both write their
 lines through one writer, so a line is the same whichever machine it
-describes."""
+describes. -o - writes the lines to stdout (for a pipe: `auditop record -o -
+| auditop replay -`); without -o they go to a new file in the state
+directory, whose path is printed at the end."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -16,20 +19,42 @@ from typing import Callable, TextIO
 from auditop.commands import sampling
 
 
+STDOUT = "-"
+PANIC_TAIL = 0.3  # seconds the demo's recording goes on after the panic's window
+
+
+def demo_seconds(interval: float) -> float:
+    """How long `record --demo` takes: its tour's last step (the flood that
+    panics the simulated machine at once), the panic's window, and a moment."""
+    from auditop.sources.demo_actions import TOUR
+    return TOUR[-1].at + interval + PANIC_TAIL
+
+
+def demo_announcement(where: str, interval: float, duration: float | None) -> str:
+    """"recording the 36 s demo to FILE (takes 36 s; Ctrl-C stops early)"."""
+    whole = demo_seconds(interval)
+    length = f"{round(whole)} s"
+    if duration is not None and duration < whole:
+        return (f"recording {duration:g} s of the {length} demo to {where} "
+                f"(takes {duration:g} s; Ctrl-C stops early)")
+    return f"recording the {length} demo to {where} (takes {length}; Ctrl-C stops early)"
+
+
 def run(args: argparse.Namespace) -> int:
     path = args.output
     if path is None:
         from auditop.paths import state_dir
         path = state_dir() / time.strftime("record-%Y%m%d-%H%M%S.jsonl")
+    where = "stdout" if os.fspath(path) == STDOUT else str(path)
     if args.demo:
-        return _record(path, f"recording the demo to {path}",
+        return _record(path, demo_announcement(where, args.settings.interval, args.duration),
                        lambda out: record_demo(out, settings=args.settings,
                                                duration=args.duration))
     source = sampling.live_source()
     if args.producers:
         sampling.count_producers(source)
     try:
-        return _record(path, f"recording to {path}",
+        return _record(path, f"recording to {where}",
                        lambda out: sampling.monitor(args.settings, source,
                                            interval=args.settings.interval,
                                            on_window=line_writer(out)).run(args.duration),
@@ -41,7 +66,22 @@ def run(args: argparse.Namespace) -> int:
 
 def _record(path: Path, announce: str, record: Callable[[TextIO], object],
             first: Callable[[], object] = lambda: None) -> int:
-    """Append to `path` what `record` writes; the path on stdout when done."""
+    """Append to `path` what `record` writes; the path on stdout when done.
+    "-" is stdout: the lines alone there, and a reader that goes away (`|
+    head`) ends the recording quietly."""
+    if os.fspath(path) == STDOUT:
+        first()
+        print(announce, file=sys.stderr)
+        try:
+            record(sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # the reader has gone: nothing more to say, and nothing at exit either
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError as exc:
+            print(f"auditop: cannot write stdout: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
         first()
         with open(path, "a", encoding="utf-8") as out:

@@ -35,7 +35,8 @@ DEFAULT_KEYS: dict[str, str] = {
     "replay.back": "left", "replay.forward": "right", "replay.next": "n",
     "replay.previous": "N", "replay.slower": "less_than_sign",
     "replay.faster": "greater_than_sign", "replay.start": "shift+left",
-    "replay.end": "shift+right",
+    "replay.end": "shift+right", "replay.goto": "j", "replay.search": "slash",
+    "replay.again": "semicolon",
 }
 KEYMAP_IDS: tuple[str, ...] = tuple(DEFAULT_KEYS)
 # Keys the screen needs for something else; a keymap may not take them.

@@ -16,16 +16,23 @@ player's own thread reads windows back by offset as it plays, steps or
 jumps, so memory stays flat: a 24 h recording at 1 s windows, 86 400
 lines, is an index of about 3 MB (replay_index.py).
 
-The controls (pause, step, next / previous finding, speed, start / end) may
-be called from any thread: while the player runs they are queued to its
-thread, otherwise (tests) they run at once. Each publishes a Snapshot (and
-`state`, a frozen ReplayState); one that cannot do what was asked says why
-as a Notice. The player is a Feed (core/feed.py): connect() one sink, which
-receives the Snapshots, the Notices and the Failure that stops it.
+A Stretch (core/timespec.py: --from / --to) keeps only the windows between
+two times: the index holds those alone, so the replay starts at --from and
+ends at --to; opening reads until both times are known to be in the
+recording (BadRange otherwise, naming its span).
+
+The controls (pause, step, next / previous finding, speed, start / end, a
+jump to a time, a search of the findings) may be called from any thread:
+while the player runs they are queued to its thread, otherwise (tests) they
+run at once. Each publishes a Snapshot (and `state`, a frozen ReplayState);
+one that cannot do what was asked says why as a Notice. The player is a
+Feed (core/feed.py): connect() one sink, which receives the Snapshots, the
+Notices and the Failure that stops it.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import queue
@@ -38,6 +45,8 @@ from typing import Callable, Iterator
 from auditop.core.feed import Failure, Notice, Sink, Snapshot
 from auditop.core.findings import Finding
 from auditop.core.history import Window
+from auditop.core.text import clock_text
+from auditop.core.timespec import AFTER, INSIDE, BadRange, Stretch, TimeSpec, resolve
 from auditop.core.monitor import WINDOWS_KEPT
 from auditop.sources.recording import WindowReader, problems_text, scan_recording
 from auditop.sources.replay_index import (NONE, ONSET, Index, as_window,
@@ -76,8 +85,11 @@ class ReplayPlayer:
     index(), tick() and the controls."""
 
     def __init__(self, path: str | os.PathLike[str], *, speed: float = 1.0,
-                 paused: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+                 paused: bool = False, clock: Callable[[], float] = time.monotonic,
+                 stretch: Stretch | None = None, name: str | None = None) -> None:
         self.path = os.fspath(path)
+        self.name = name or self.path  # in what is said (stdin, read into a file first)
+        self._stretch = stretch or Stretch()
         self._speed = speed
         self._paused = paused
         self._clock = clock
@@ -100,12 +112,19 @@ class ReplayPlayer:
     # -- opening and running ------------------------------------------------------------
 
     def open(self) -> Snapshot:
-        """Read up to the first window and show it. Raises NotARecording."""
+        """Read up to the first window (of the stretch: until its times are
+        known to be in the recording) and show it. Raises NotARecording, or
+        BadRange for a --from or --to outside the recording."""
         self._scan = scan_recording(self.path, seekable=True)
-        while not len(self._index):
+        try:
+            self._size = max(os.path.getsize(self.path), 1)
+        except OSError:
+            pass  # the scan says why, in one line
+        while not len(self._index) or not self._stretch.settled:
             if not self._index_next():
                 break
-        self._size = max(os.path.getsize(self.path), 1)
+        if self._index.complete:
+            self._stretch.finish()
         self._reader = WindowReader(self.path)
         self._seek(0)
         self._due = None if self._paused else self._clock() + self._gap() / self._speed
@@ -179,6 +198,26 @@ class ReplayPlayer:
 
     def jump(self, to_end: bool) -> None:
         self._do(lambda: self._move_to(len(self._index) - 1 if to_end else 0, pause=True))
+
+    def goto(self, spec: TimeSpec) -> None:
+        """Pause at the window that covers the time `spec` names (an offset
+        counts from the recording's start, as --from does); a notice naming
+        the span when it is outside the windows read."""
+        self._do(lambda: self._goto(spec))
+
+    def search(self, text: str) -> None:
+        """Pause at the next window (wrapping around to the first) where a
+        finding matching `text` begins: one the window before did not have
+        whose id, severity or title holds every word of `text` (any case)."""
+        self._do(lambda: self._search(text))
+
+    def span(self) -> tuple[float, float] | None:
+        """(when the first window began, when the last one read closed)."""
+        index = self._index
+        with index.lock:
+            if not len(index.times) or index.began is None:
+                return None
+            return index.began, index.times[-1]
 
     def faster(self) -> None:
         self._do(lambda: self._set_speed(next((s for s in SPEEDS if s > self._speed * 1.001),
@@ -266,9 +305,17 @@ class ReplayPlayer:
             self._index.read = self._size
             return False
         if isinstance(item, str):
-            self._index.problem(item)
+            if len(self._index) or not self._stretch.active:  # not before the stretch
+                self._index.problem(item)
         else:
-            self._index.add(offset, item)
+            verdict = self._stretch.take(item.time, item.seconds)
+            if verdict == AFTER:  # past --to: nothing more is wanted
+                self._scan.close()
+                self._index.complete = True
+                self._index.read = self._size
+                return False
+            if verdict == INSIDE:
+                self._index.add(offset, item)
         self._index.read = offset
         return True
 
@@ -305,7 +352,7 @@ class ReplayPlayer:
             offset, line_no = index.offsets[at], index.lines[at]
         recorded = self._reader.read(offset, line_no)
         if recorded is None:
-            raise OSError(f"{self.path}: line {line_no} changed while it was replayed")
+            raise OSError(f"{self.name}: line {line_no} changed while it was replayed")
         return as_window(recorded), recorded.findings
 
     def _forward(self) -> None:
@@ -365,6 +412,50 @@ class ReplayPlayer:
                            if f.severity in ONSET and f.id not in before)
         self._notice(f"window {found + 1}: {titles}")
 
+    def _goto(self, spec: TimeSpec) -> None:
+        index = self._index
+        span = self.span()
+        if span is None:
+            return
+        what = ("the part read so far" if not index.complete else
+                "the replay's --from / --to" if self._stretch.active else "the recording")
+        try:
+            at = resolve(spec, start=span[0], end=span[1], origin=self._stretch.first,
+                         what=what)
+        except BadRange as error:
+            self._notice(str(error))
+            return
+        with index.lock:  # the window that covers it: the first to close at or after it
+            found = min(bisect.bisect_left(index.times, at), len(index.times) - 1)
+        self._move_to(found, pause=True)
+
+    def _search(self, text: str) -> None:
+        words = text.lower().split()
+        if not words:
+            return
+        index = self._index
+        with index.lock:
+            sets = [[title for id_, severity, title in found
+                     if all(word in f"{id_} {severity} {title}".lower() for word in words)]
+                    for found in index.finding_sets]
+            per_window = list(index.finding_set)
+        matched = [bool(sets[set_id]) for set_id in per_window]
+        onsets = [at for at, hit in enumerate(matched) if hit and (at == 0 or not matched[at - 1])]
+        if not onsets:
+            so_far = "" if index.complete else " (in the part read so far)"
+            self._notice(f'no window matches "{text.strip()}"{so_far}')
+            return
+        found = next((at for at in onsets if at > self._position), None)
+        wrapped = found is None
+        if wrapped:
+            found = onsets[0]
+        self._move_to(found, pause=True)
+        with index.lock:
+            closed = index.times[found]
+        again = " (from the start again)" if wrapped else ""
+        self._notice(f"window {found + 1}, {clock_text(closed)}: "
+                     f"{', '.join(sets[per_window[found]])}{again}")
+
     def _toggle_pause(self) -> None:
         if self._paused and self._index.complete and self._position >= len(self._index) - 1:
             self._move_to(0, pause=False)  # at the end: play again from the start
@@ -389,7 +480,7 @@ class ReplayPlayer:
             problems, first = index.problems, (index.first_problems or [None])[0]
             known, found = len(index.offsets), index.found
         self.state = ReplayState(
-            path=self.path, position=self._position, known=known, complete=index.complete,
+            path=self.name, position=self._position, known=known, complete=index.complete,
             read_fraction=min(index.read / self._size, 1.0), speed=self._speed,
             paused=self._paused, problems=problems, first_problem=first)
         self._seq += 1

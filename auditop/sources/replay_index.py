@@ -1,5 +1,6 @@
 """What a replay keeps of a recording and what it makes of it: the index
-(per window only its offset and what a plot needs, in compact arrays), a
+(per window only its offset, what a plot needs and which of the distinct
+sets of findings it had, in compact arrays), a
 recorded window as the Monitor's Window, and the Snapshot of the windows on
 screen (replay.py plays them)."""
 
@@ -57,6 +58,11 @@ class Index:
         self.times, self.lost = array("d"), array("d")
         self.peaks, self.limits = array("q"), array("q")
         self.onsets = array("q")  # windows where a warning or critical finding begins
+        # Per window, which of `finding_sets` it had (a search looks there, not in the file)
+        self.finding_set = array("i")
+        self.finding_sets: list[tuple[tuple[str, str, str], ...]] = []  # (id, severity, title)
+        self._set_ids: dict[tuple[tuple[str, str, str], ...], int] = {}
+        self.began: float | None = None  # when the first window began
         self.problems = 0  # lines and parts of lines skipped
         self.skipped = 0  # lines skipped
         self.first_problems: list[str] = []
@@ -68,7 +74,14 @@ class Index:
     def add(self, offset: int, window: RecordedWindow) -> None:
         alarming = frozenset(f.id for f in window.findings if f.severity in ONSET)
         limit = window.status.backlog_limit if window.status else None
+        found = tuple((f.id, f.severity, f.title) for f in window.findings)
         with self.lock:
+            if self.began is None:
+                self.began = window.time - max(window.seconds, 0.0)
+            set_id = self._set_ids.setdefault(found, len(self.finding_sets))
+            if set_id == len(self.finding_sets):
+                self.finding_sets.append(found)
+            self.finding_set.append(set_id)
             if alarming - self._before:
                 self.onsets.append(len(self.offsets))
             self._before = alarming

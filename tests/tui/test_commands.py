@@ -4,8 +4,13 @@ process on a pseudo-terminal): `auditop --demo`, `record --demo`, `replay`,
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import struct
+import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -84,6 +89,42 @@ def test_replay_opens_the_recording_and_quits(overflow):
         term.type("q")
         code, stderr = term.finish()
     assert code == 0 and stderr == ""
+
+
+class PipedTerminal(Terminal):
+    """stdin a pipe fed `data` (then closed), stdout and stderr the terminal,
+    which is the controlling one: `zcat rec.jsonl.gz | auditop replay -`."""
+
+    def __init__(self, argv: list[str], *, data: bytes, **kwargs) -> None:
+        super().__init__(argv, **kwargs)
+        self.data = data
+
+    def __enter__(self) -> PipedTerminal:
+        master, slave = os.openpty()
+        columns, lines = self.size
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        self.process = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=slave, stderr=slave, env=self.env,
+            cwd=self.cwd, start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(1, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        self.master = master
+        self.process.stdin.write(self.data)
+        self.process.stdin.close()
+        return self
+
+
+def test_replay_of_stdin_reads_it_whole_then_takes_keys_from_the_terminal(overflow):
+    argv = [*AUDITOP, "replay", "-", "--from", "22:13:30", "--to", "22:13:50"]
+    with PipedTerminal(argv, data=overflow.read_bytes(), cwd=ROOT, env={"TZ": "UTC"}) as term:
+        assert term.wait_for("22:13:30  1/21", "replay: no kernel changes", "j jump"), \
+            term.text[-2000:]
+        term.type("\x1b[1;2C")  # shift+right: the end of the stretch, --to
+        assert term.wait_for("22:13:50  21/21"), term.text[-2000:]
+        term.type("q")
+        code, stderr = term.finish()
+    assert code == 0 and stderr == ""
+    assert "reading the recording from stdin" in term.text
 
 
 def test_replay_reports_damaged_lines_after_the_screen_closes(tmp_path, overflow):

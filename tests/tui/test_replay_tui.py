@@ -167,3 +167,86 @@ async def test_damaged_lines_are_a_notice(tmp_path, overflow):
         assert any(n.startswith("2 damaged lines skipped (first: line 4: not JSON")
                    for n in notices), notices
         assert player.state.known == 59
+
+
+# -- j: jump to a time; /: find a finding; .: find again -------------------------------
+
+def notices(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_j_asks_for_a_time_and_jumps_there(overflow):
+    """The recording runs 22:13:20 to 22:14:19 (UTC); the dialog takes what
+    --from takes, refuses the rest as it is typed, and says when a time is
+    outside the recording."""
+    from auditop.tui.screens.ask import AskScreen
+    app = replay_app(overflow)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("j")
+        assert isinstance(app.screen, AskScreen)
+        prompt = text(app.screen.query_one("#ask-prompt"))
+        assert "it runs 2023-11-14 22:13:20 to 22:14:19" in prompt and "+5m" in prompt
+        await pilot.press(*"22:13:4", "enter")  # not a time yet: the dialog stays
+        assert isinstance(app.screen, AskScreen)
+        assert text(app.screen.query_one("#ask-error")).startswith("not a time: '22:13:4'")
+        await pilot.press("0", "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, AskScreen)
+        assert app.player.state.position == 19 and app.player.state.paused
+        assert "22:13:40  20/59" in text(app.query_one(TitleBar))
+        # an offset from the start, 22:13:20.1: 22:13:50.1, in the window closing at :51
+        await pilot.press("j", *"+30s", "enter")
+        await pilot.pause()
+        assert app.player.state.position == 30
+        await pilot.press("j", *"23:00", "enter")
+        await pilot.pause()
+        assert app.player.state.position == 30
+        assert notices(app)[-1] == ("23:00 is outside the recording: 2023-11-14 22:13:20 "
+                                    "to 22:14:19")
+        await pilot.press("j", "escape")  # Esc: nothing happens
+        await pilot.pause()
+        assert not isinstance(app.screen, AskScreen) and app.player.state.position == 30
+
+
+async def test_slash_finds_a_finding_and_dot_finds_it_again(overflow):
+    from auditop.tui.screens.ask import AskScreen
+    recorded = lines(overflow)
+    app = replay_app(overflow)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("semicolon")  # nothing searched yet: it asks
+        assert isinstance(app.screen, AskScreen)
+        await pilot.press("enter")  # nothing typed: refused
+        assert text(app.screen.query_one("#ask-error")) == "type a word or a finding id"
+        await pilot.press(*"waiting", "enter")
+        await pilot.pause()
+        at = app.player.state.position
+        assert at > 0 and "Processes are waiting for audit" in [
+            f["title"] for f in recorded[at]["findings"]]
+        assert not any("waiting" in f["title"] for f in recorded[at - 1]["findings"])
+        assert notices(app)[-1] == (f"window {at + 1}, {recorded_clock(recorded[at])}: "
+                                    "Processes are waiting for audit")
+        await pilot.press("semicolon")  # the same again: one stretch, so from the start
+        await pilot.pause()
+        assert app.player.state.position == at
+        assert notices(app)[-1].endswith("(from the start again)")
+        await pilot.press("slash")
+        assert app.screen.query_one("#ask-input").value == "waiting"  # the last search,
+        await pilot.press(*"zzz", "enter")  # selected: what is typed replaces it
+        await pilot.pause()
+        assert notices(app)[-1] == 'no window matches "zzz"'
+        assert app.player.state.position == at
+
+
+def recorded_clock(line: dict) -> str:
+    import time
+    return time.strftime("%H:%M:%S", time.gmtime(line["time"]))
+
+
+async def test_the_jump_and_find_keys_are_in_the_mode_line_and_the_help(overflow):
+    app = replay_app(overflow)
+    async with app.run_test(size=(100, 40)) as pilot:
+        mode_keys = app.query_one("#mode-keys").render().plain
+        assert "j jump" in mode_keys and "/ find" in mode_keys and "; again" in mode_keys
+        await pilot.press("question_mark")
+        body = app.screen.query_one("#help-text").render().plain
+        assert "replay: jump to a time" in body and "replay: find the next window" in body

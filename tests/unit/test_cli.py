@@ -284,3 +284,43 @@ def test_record_demo_keeps_the_settings_changed_underneath(xdg, scripted, tmp_pa
     assert (changed[0]["field"], changed[0]["old"], changed[0]["new"]) == (
         "backlog_wait_time", 0, 500)
     assert demo_lines[-1].keys() == live_lines[-1].keys()
+
+
+def test_record_demo_to_stdout_writes_json_lines_and_says_how_long_first(
+        xdg, scripted, tmp_path, monkeypatch, capsys):
+    """`record --demo -o -`: the lines on stdout (no file named "-"), and
+    first, on stderr, how long it takes, from the tour's own length."""
+    from auditop.sources import demo_actions
+    monkeypatch.setattr(demo_actions, "TOUR", (demo_actions.TourStep(
+        3.6, "backlog_wait_time 0 -> 500", (("set_wait_time", (500,)),)),))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["record", "--demo", "--duration", "1", "--interval", "0.5",
+                     "-o", "-"]) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]  # nothing else on stdout
+    assert len(lines) >= 2 and all(line["version"] == 2 for line in lines)
+    assert lines[0]["time"] < lines[-1]["time"] and lines[0]["status"]["backlog_limit"] == 64
+    # 3.6 s to the tour's last step, a 0.5 s window, a moment after: 4 s
+    assert err.splitlines()[0] == ("recording 1 s of the 4 s demo to stdout (takes 1 s; "
+                                   "Ctrl-C stops early)")
+    assert not (tmp_path / "-").exists()
+
+
+def test_record_demo_says_the_whole_tours_length():
+    from auditop.commands.record import demo_announcement
+    from auditop.sources.demo_actions import TOUR
+    assert TOUR[-1].at == 35.0  # the flood that panics the machine at once
+    assert demo_announcement("tour.jsonl", 1.0, None) == (
+        "recording the 36 s demo to tour.jsonl (takes 36 s; Ctrl-C stops early)")
+    assert demo_announcement("stdout", 2.0, 600.0).startswith("recording the 37 s demo")
+
+
+def test_record_without_output_writes_a_new_file_in_the_state_dir_and_prints_it(
+        xdg, scripted, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert cli.main(["record", "--duration", "0.6", "--interval", "0.5"]) == 0
+    out, err = capsys.readouterr()
+    path = Path(out.strip())
+    assert path.parent == tmp_path / "state" / "auditop" and path.name.startswith("record-")
+    assert err == f"recording to {path}\n"
+    assert json.loads(path.read_text().splitlines()[0])["version"] == 2

@@ -105,6 +105,34 @@ def test_no_command_line_gives_a_traceback(argv):
     assert err.count("\n") == 1 and "Traceback" not in err, (argv, err)
 
 
+times = st.one_of(st.text(max_size=30), st.from_regex(
+    r"\+?[0-9]{1,3}(h|m|s)?|[0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2})?|2026-1[0-9]-[0-9]{2}T1[0-9]:00",
+    fullmatch=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(times)
+def test_from_and_to_are_checked_in_one_line_before_a_file_is_read(text):
+    from auditop.commands import plot, replay
+    from auditop.core.timespec import BadTime, parse
+    try:
+        parse(text)
+        valid = True
+    except BadTime:
+        valid = False
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plot, "run", reached)
+        patch.setattr(replay, "run", reached)
+        for command in ("replay", "plot"):
+            for flag in ("--from", "--to"):
+                code, out, err = run([command, "x.jsonl", f"{flag}={text}"])
+                if valid:
+                    assert (code, err) == (1, "auditop: reached the kernel\n")
+                else:
+                    assert (code, out) == (2, "") and err.count("\n") == 1, err
+                    assert err.startswith(f"auditop {command}: argument {flag}: ")
+
+
 def test_a_bug_is_said_as_a_bug_in_one_line(monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("rmem")
@@ -132,3 +160,11 @@ def test_auditd_state_is_refused_in_read_only_mode(argv):
 def test_read_only_status_alone_is_fine():
     code, out, err = run(["--read-only", "status"])
     assert "reached the kernel" in err  # got past validation: only the kernel is left
+
+
+def test_web_cannot_replay_stdin():
+    """Each browser tab's auditop replays the file anew; stdin is the browser's."""
+    code, out, err = run(["web", "--replay", "-"])
+    assert (code, out) == (2, "")
+    assert err == ("auditop web: --replay - cannot be: each browser tab's replay reads the "
+                   "file anew; give its path (see auditop --help)\n")

@@ -76,6 +76,23 @@ def test_replay_of_a_pipe_is_refused_and_plot_reads_it(recording):
     assert code == 0 and err == "" and len(out.splitlines()) == 14
 
 
+def test_dash_is_stdin_for_plot_and_replay(recording):
+    """`plot -` draws what comes down a pipe; `replay -` reads it whole, then
+    wants the terminal for its keys: with none, the one line of any replay."""
+    code, out, err, _ = quick(["plot", "-", "--width", "60", "--height", "14"], stdin=None,
+                              input=recording.read_text())
+    assert code == 0 and err == "" and len(out.splitlines()) == 14
+    code, out, err, _ = quick(["replay", "-"], stdin=None, input=recording.read_text())
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "auditop: reading the recording from stdin; the replay starts at its end",
+        REPLAY_REFUSED]
+    code, out, err, _ = quick(["replay", "-"], stdin=None, input="hello\n")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == ("auditop: stdin: not an auditop recording: no line is a "
+                                    "window (line 1: not JSON (Expecting value, column 1))")
+
+
 def pty_run(argv: list[str], *, stdout_to=None, stdin_null: bool = False,
             stderr_to=None) -> tuple[int, str]:
     """Run with a terminal on the streams not redirected; (exit code, what
@@ -125,6 +142,13 @@ def test_the_tui_with_stdin_not_a_terminal_or_stderr_in_a_file(tmp_path):
         code, shown = pty_run(["--demo"], stderr_to=stderr)
     assert code == 2 and shown == ""
     assert err.read_text() == TUI_REFUSED + "\n"  # no escape codes, one line
+
+
+def test_a_terminal_on_stdin_is_no_recording(recording):
+    code, shown = pty_run(["replay", "-"])
+    assert code == 2 and shown.replace("\r\n", "\n") == (
+        "auditop: stdin: not an auditop recording: a terminal or device (pipe a recording "
+        "in: `auditop replay - < FILE`)\n")
 
 
 def test_the_tui_without_any_terminal(recording):

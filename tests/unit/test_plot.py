@@ -271,3 +271,52 @@ def test_a_value_far_above_the_top_row_is_marked():
     backlog, _ = panels(text)
     assert "↑" in backlog[0].cells and "↑ above" in text.split("\n")[1]
     assert next(row.label for row in backlog if "╌" in row.cells) == "100"
+
+
+# -- `auditop plot`: a stretch (--from / --to), -o - ----------------------------------
+
+@pytest.fixture
+def overflow(tmp_path, monkeypatch):
+    """The scripted overflow, 60 s recorded from 2023-11-14 22:13:20 UTC, and a
+    damaged last line (a recorder killed while writing)."""
+    import time as clock
+
+    from tests.screenshots import recording
+    monkeypatch.setenv("TZ", "UTC")
+    clock.tzset()
+    path = recording(tmp_path / "overflow.jsonl")
+    with open(path, "a") as out:
+        out.write('{"version": 2, "ti')
+    yield path
+    monkeypatch.undo()
+    clock.tzset()
+
+
+def test_plot_draws_only_the_stretch_and_reads_no_further(overflow, capsys):
+    from auditop import cli
+    argv = ["plot", str(overflow), "-o", "-", "--width", "80", "--height", "20"]
+    assert cli.main(argv) == 0
+    whole = capsys.readouterr()
+    assert whole.out.split("\n")[0].strip() == (
+        "backlog peak vs limit, 2023-11-14 22:13:21 to 22:14:19 UTC")
+    assert "line 60: cut short" in whole.err  # the whole file was read
+    # the recording starts 22:13:20.1 (its first window, 0.9 s, closes at 22:13:21): +20 s
+    # is 22:13:40.1, in the window that closes at 22:13:41
+    assert cli.main(argv + ["--from", "22:13:30", "--to", "+20s"]) == 0
+    part = capsys.readouterr()
+    assert part.out.split("\n")[0].strip() == (
+        "backlog peak vs limit, 2023-11-14 22:13:30 to 22:13:41 UTC")
+    assert part.err == ""  # the damaged line past --to was never read
+    assert not ANSI.search(part.out) and len(part.out.splitlines()) == 20  # -o -: plain text
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--from", "23:00"], "auditop: --from 23:00 is outside the recording: 2023-11-14 "
+                          "22:13:20 to 22:14:19\n"),
+    (["--from", "+30", "--to", "+10"], "auditop: --to +10 is not after --from +30\n"),
+])
+def test_a_time_outside_the_recording_is_one_line_and_exit_2(overflow, capsys, flags, says):
+    from auditop import cli
+    assert cli.main(["plot", str(overflow), *flags]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err.splitlines()[-1] + "\n") == ("", says)

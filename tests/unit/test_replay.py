@@ -14,6 +14,7 @@ import pytest
 
 from auditop.core.feed import Notice, Snapshot
 from auditop.core.monitor import WINDOWS_KEPT
+from auditop.core.timespec import BadRange, Stretch, parse
 from auditop.sources.recording import NotARecording, read_recording
 from auditop.sources.replay import MAX_PAUSE, SPEEDS, ReplayPlayer, as_window
 
@@ -246,6 +247,116 @@ def test_jumps_to_start_and_end_and_back_reread_what_the_charts_show(story):
     assert shown(player) == 0 and [w.end for w in player.snapshot().windows] == [T0]
 
 
+# -- a stretch (--from / --to), a jump to a time, a search of the findings -------------
+
+@pytest.fixture
+def utc(monkeypatch):
+    """Clock times are local: pin the zone. T0 is 2026-11-22 06:30:00 UTC."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_stretch_is_all_the_replay_holds(story, utc):
+    """--from 06:30:10 --to +30s: the story starts 06:29:59 (its first window
+    closes at T0 = 06:30:00), so windows 10 to 29; both times were known to
+    be in the recording before the first frame."""
+    stretch = Stretch(parse("06:30:10"), parse("+30s"))
+    player, _, _ = opened(story, stretch=stretch)
+    assert player.state.complete and player.state.known == 20
+    assert player.snapshot().latest.time == T0 + 10  # it starts at --from
+    assert player.span() == (T0 + 9, T0 + 29)
+    player.jump(True)
+    assert player.snapshot().latest.time == T0 + 29  # and ends at --to
+    assert [point[0] for point in player.plot_points()] == [T0 + n for n in range(10, 30)]
+    player.jump(False)
+    player.next_finding()
+    assert player.snapshot().latest.time == T0 + 20  # the incident, where it begins
+
+
+def test_from_alone_reads_only_up_to_it_before_the_first_frame(tmp_path, utc):
+    path = recording(tmp_path, ["not json\n"] + [line(n) for n in range(50)])
+    player, _, _ = opened(path, stretch=Stretch(parse("+10")))  # 06:29:59 + 10 s
+    assert player.state.known == 1 and not player.state.complete
+    assert player.snapshot().latest.time == T0 + 9
+    player.index()
+    assert player.state.known == 41
+    assert player.problems == (0, [])  # the damaged line lies before the stretch
+
+
+@pytest.mark.parametrize("start, end, says", [
+    ("07:00", None, "--from 07:00 is outside the recording: 2026-11-22 06:29:59 to 06:30:49"),
+    (None, "+2m", "--to +2m is outside the recording: 2026-11-22 06:29:59 to 06:30:49"),
+    ("+20", "+10", "--to +10 is not after --from +20"),
+])
+def test_a_time_outside_the_recording_is_refused_at_open(story, utc, start, end, says):
+    player = ReplayPlayer(story, stretch=Stretch(start and parse(start), end and parse(end)))
+    with pytest.raises(BadRange) as refused:
+        player.open()
+    assert str(refused.value) == says
+
+
+def test_a_jump_to_a_time_lands_on_the_window_that_covers_it(story, utc):
+    player, _, notices = opened(story, paused=False)
+    player.index()
+    player.goto(parse("06:30:20"))
+    assert shown(player) == 20 and player.state.paused
+    player.goto(parse("06:30:20.5"))  # inside the window that closes at 06:30:21
+    assert shown(player) == 21
+    player.goto(parse("+5s"))  # 06:30:04: offsets count from the start, as --from's
+    assert shown(player) == 4
+    player.goto(parse("2026-11-22T06:30:49"))
+    assert shown(player) == 49
+    player.goto(parse("07:00"))
+    assert shown(player) == 49
+    assert notices[-1] == "07:00 is outside the recording: 2026-11-22 06:29:59 to 06:30:49"
+
+
+def test_a_jump_past_the_part_read_says_so(story, utc):
+    player, _, notices = opened(story)
+    player.index(limit=10)
+    player.goto(parse("06:30:30"))
+    assert shown(player) == 0
+    assert notices[-1].startswith("06:30:30 is outside the part read so far: ")
+
+
+def test_a_jump_in_a_stretch_counts_offsets_from_the_recordings_start(story, utc):
+    player, _, notices = opened(story, stretch=Stretch(parse("+20")))  # from 06:30:19
+    player.index()
+    player.goto(parse("+25"))  # 06:30:24, window 24 of the file: the stretch's sixth
+    assert player.snapshot().latest.time == T0 + 24 and shown(player) == 5
+    player.goto(parse("+5"))
+    assert notices[-1] == ("+5 is outside the replay's --from / --to: 2026-11-22 06:30:18 "
+                           "to 06:30:49")
+
+
+def test_a_search_finds_where_a_matching_finding_begins_and_wraps_around(story, utc):
+    player, _, notices = opened(story)
+    player.index()
+    player.search("LOST")  # any case, in a title
+    assert shown(player) == 20 and player.state.paused
+    assert notices[-1] == "window 21, 06:30:20: Audit records are being lost"
+    player.search("lost")  # the next place it begins, not the next window that has it
+    assert shown(player) == 40
+    player.search("lost-increasing")  # an id; past the last: from the start again
+    assert shown(player) == 20 and notices[-1].endswith("(from the start again)")
+    player.search("warning small")  # every word, in one finding (severity and title)
+    assert shown(player) == 0 and notices[-1] == ("window 1, 06:30:00: Backlog limit is "
+                                                  "small (from the start again)")
+    for nothing in ("lost small", "zzz"):
+        player.search(nothing)
+        assert shown(player) == 0 and notices[-1] == f'no window matches "{nothing}"'
+
+
+def test_a_search_says_when_the_file_is_not_read_to_the_end(story, utc):
+    player, _, notices = opened(story)
+    player.index(limit=10)
+    player.search("lost")
+    assert notices[-1] == 'no window matches "lost" (in the part read so far)'
+
+
 def test_silent_windows_replay_as_silence(tmp_path):
     silent = line(3, status=None, peak=None)
     silent["window"].update(samples=0, failures=10)
@@ -279,6 +390,8 @@ def test_not_a_recording_is_refused_at_open(tmp_path):
     path.write_text("hello\nworld\n")
     with pytest.raises(NotARecording, match="not an auditop recording"):
         ReplayPlayer(path).open()
+    with pytest.raises(NotARecording, match="missing.jsonl: cannot read it"):
+        ReplayPlayer(tmp_path / "missing.jsonl").open()
 
 
 def test_plot_points_are_the_history_up_to_the_window_shown(story):

@@ -1,7 +1,8 @@
 """The replay's screen (`auditop replay FILE`): a recording's windows at its
 pace, and its keys: step a window back / forward, next / previous window
-where a finding begins, slower / faster, start / end; `p` pauses the replay
-itself. Kernel changes are unavailable: a replay has no change keys."""
+where a finding begins, slower / faster, start / end, jump to a time, find
+a finding by id or word (and again); `p` pauses the replay itself. Kernel
+changes are unavailable: a replay has no change keys."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
+from auditop.core.text import stamp_text
+from auditop.core.timespec import FORMATS, BadTime, parse, span_text
 from auditop.export.plot import PlotPoint
+from auditop.tui.screens.ask import AskScreen
 from auditop.tui.screens.monitor import MonitorScreen
 
 if TYPE_CHECKING:
@@ -45,11 +49,19 @@ class ReplayScreen(MonitorScreen):
                 id="replay.start", show=False),
         Binding("shift+right", "replay_jump(1)", "end",
                 tooltip="replay: the last window read so far", id="replay.end", show=False),
+        Binding("j", "replay_goto", "jump", tooltip="replay: jump to a time (14:03, +5m; "
+                "as --from takes it; pauses)", id="replay.goto", show=False),
+        Binding("slash", "replay_search", "find",
+                tooltip="replay: find the next window where a finding matching a word or "
+                "an id begins (wraps around)", id="replay.search", show=False),
+        Binding("semicolon", "replay_search_again", "again",
+                tooltip="replay: find the same again", id="replay.again", show=False),
     ]
 
     def __init__(self, player: ReplayPlayer, **kwargs) -> None:
         super().__init__(**kwargs)
         self.player = player
+        self.searched: str | None = None  # the last search, for `;`
 
     def blocked(self) -> str | None:
         return "replay: no kernel changes"
@@ -74,3 +86,45 @@ class ReplayScreen(MonitorScreen):
 
     def action_replay_jump(self, to_end: int) -> None:
         self.player.jump(bool(to_end))
+
+    def action_replay_goto(self) -> None:
+        span = self.player.span()
+        runs = f" (it runs {span_text(*span)})" if span else ""
+
+        def chosen(text: str | None) -> None:
+            if text:
+                self.player.goto(parse(text))
+        self.app.push_screen(AskScreen(
+            "jump to a time", f"A time in the recording{runs}: {FORMATS}.",
+            placeholder=f"e.g. {stamp_text(span[0])[11:16] if span else '14:03'} or +90",
+            hint="jump there (pauses)", check=_time_problem), chosen)
+
+    def action_replay_search(self) -> None:
+        def chosen(text: str | None) -> None:
+            if text:
+                self.searched = text
+                self.player.search(text)
+        self.app.push_screen(AskScreen(
+            "find a finding", "A word or a finding id (lost, auditd, backlog-high): the "
+            "next window where a finding matching it begins, from the start again after "
+            "the last; `;` finds the same again.", placeholder="e.g. lost",
+            hint="find it (pauses)", check=_search_problem, value=self.searched or ""),
+            chosen)
+
+    def action_replay_search_again(self) -> None:
+        if self.searched is None:
+            self.action_replay_search()
+        else:
+            self.player.search(self.searched)
+
+
+def _time_problem(text: str) -> str | None:
+    try:
+        parse(text)
+    except BadTime as error:
+        return str(error)
+    return None
+
+
+def _search_problem(text: str) -> str | None:
+    return None if text.strip() else "type a word or a finding id"
