@@ -1,9 +1,9 @@
 """auditop's cost, measured in one run beside anchors measured in the same
 run, printed as one table of medians with min and max (docs/performance.md).
 
-    python -m tests.benchmarks.bench              # everything, about 3.5 minutes
+    python -m tests.benchmarks.bench              # everything, about 5 minutes
     python -m tests.benchmarks.bench --query      # one part (any of --query --tui
-                                                  #   --headless --bursts --work)
+                                                  #   --headless --bursts --work --producers)
     python -m tests.benchmarks.bench --markdown   # the table as Markdown
 
 Needs root on a kernel with audit (the real AUDIT_GET path), and for the
@@ -13,8 +13,9 @@ missing becomes a "not available: why" row, never a figure.
 
 Not part of the test suite (machines are noisy: these are figures to read,
 not to assert); the budget of issue 9 is printed beside them as pass/miss.
-The burst part loads the kernel in the lab (tests/scenarios/lab.py), under
-the kernel lock, and restores everything; the other parts only read it.
+The burst and producer parts load the kernel in the lab
+(tests/scenarios/lab.py), under the kernel lock, and restore everything; the
+other parts only read it.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tests.benchmarks import bursts, headless, query, tui, work
+from tests.benchmarks import bursts, headless, producers_part, query, tui, work
 from tests.benchmarks.lock import KernelLock, Watch
 from tests.benchmarks.procs import become_subreaper
 from tests.benchmarks.table import Section, render
 
-PARTS = ("query", "tui", "headless", "bursts", "work")
+PARTS = ("query", "tui", "headless", "bursts", "work", "producers")
+LABS = ("bursts", "producers")  # the parts that run the lab (and take the kernel lock)
 TOOLS = {"gcc": "the C AUDIT_GET loop (apt-get install -y gcc)",
          "auditctl": "the auditctl anchors and the lab (apt-get install -y auditd)",
          "auditd": "the burst lab (apt-get install -y auditd)",
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                     failed = exc
                     continue
             # The lab holds the lock itself: waiting for it is no load on the figures.
-            note = watch.note() if part != "bursts" else None
+            note = watch.note() if part not in LABS else None
             sections.append(replace(section, notes=section.notes + ((note,) if note else ())))
     took = time.monotonic() - started
     print(render(sections, markdown=args.markdown), end="")
@@ -97,6 +99,9 @@ def _run(part: str, args: argparse.Namespace, workdir: Path, lock: KernelLock) -
         return headless.measure()
     if part == "bursts":
         return bursts.measure(lock, bursts=args.floods, lock_wait=args.lock_wait)
+    if part == "producers":
+        return producers_part.measure(lock, rounds=args.producer_rounds,
+                                      lock_wait=args.lock_wait)
     return work.measure(workdir, seconds=args.seconds)
 
 
@@ -115,11 +120,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="burst capture in the lab, on the real kernel (about 20 s)")
     parts.add_argument("--work", action="store_true",
                        help="record at 1-100 Hz, replay, exporter (about 2 minutes)")
+    parts.add_argument("--producers", action="store_true",
+                       help="the multicast listener's cost to the kernel and auditd's "
+                            "log's in auditop, in the lab (about 60 s)")
     parser.add_argument("--seconds", type=_positive, default=20.0,
                         help="steady state per TUI program and per sampling rate "
                              "(default 20)")
     parser.add_argument("--floods", type=int, choices=range(2, 21), default=8,
                         metavar="N", help="150 ms floods in the burst lab (2-20, default 8)")
+    parser.add_argument("--producer-rounds", type=int, choices=range(1, 11), default=3,
+                        metavar="N", help="rounds per backlog_limit in the producer part "
+                                          "(1-10, default 3; limit 64 runs only if both "
+                                          "limits fit in about 90 s)")
     parser.add_argument("--hold-lock", action="store_true",
                         help="hold the kernel lock for the whole run, so no lab or kernel "
                              "test loads the kernel meanwhile (they wait)")

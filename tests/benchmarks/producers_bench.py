@@ -23,6 +23,9 @@ runs it while records are lost: 1 s open in 5). For each run it reads:
 
 Root, auditd and auditctl needed; the lab refuses an unsafe machine and
 restores everything (tests/scenarios/lab.py). Not part of the test suite.
+`python -m tests.benchmarks.bench --producers` runs the same rounds (`rounds`,
+`one_run`), shorter, as a section of the benchmark's table
+(tests/benchmarks/producers_part.py).
 """
 
 from __future__ import annotations
@@ -76,10 +79,20 @@ def kauditd_pid() -> int:
 
 
 class LogLines:
-    """Lines appended to auditd's log since the last call."""
+    """Lines appended to auditd's log since the last call. `start` is the
+    offset it began at; `rotated` says the log rotated meanwhile (then
+    `start` and `offset` are offsets in different files)."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.offset = path, path.stat().st_size if path.exists() else 0
+        self.start, self.rotated = self.offset, False
+
+    @staticmethod
+    def between(path: Path, start: int, end: int) -> bytes:
+        """The bytes auditd wrote to `path` from offset `start` to `end`."""
+        with open(path, "rb") as f:
+            f.seek(start)
+            return f.read(max(end - start, 0))
 
     def new(self) -> int:
         lines = 0
@@ -88,7 +101,7 @@ class LogLines:
                 f.seek(self.offset)
                 while chunk := f.read(1 << 20):
                     lines += chunk.count(b"\n")
-            self.offset = 0
+            self.offset, self.rotated = 0, True
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             while chunk := f.read(1 << 20):
@@ -152,31 +165,53 @@ def one_run(lab: BenchLab, seconds: float, mode: str, processes: int = 2) -> dic
     lost0 = lab.status()["lost"]
     k0, a0 = cpu_seconds(kthread), cpu_seconds(lab.auditd_pid)
     listen = None
-    if listener:
-        listen = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.producers_bench",
-                                   "--child", str(seconds + 2.0), "--pace", str(pace)]
-                                  + (["--duty"] if mode == "duty" else []),
-                                  cwd=HERE,
-                                  stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        if listen.stdout.readline().strip() != "ready":
+    try:
+        if listener:
+            listen = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.producers_bench",
+                                       "--child", str(seconds + 2.0), "--pace", str(pace)]
+                                      + (["--duty"] if mode == "duty" else []),
+                                      cwd=HERE, stdout=subprocess.PIPE,
+                                      stdin=subprocess.DEVNULL, text=True)
+            if listen.stdout.readline().strip() != "ready":
+                raise RuntimeError("the listener did not start")
+        t0 = time.monotonic()
+        ops = sum(r.get("ops", 0) for r in lab.results(lab.flood(seconds, processes=processes),
+                                                         timeout=seconds + 15))
+        flood_s = time.monotonic() - t0
+        lab.wait_for(lambda s: s.get("backlog", 1) == 0, timeout=5)
+        time.sleep(0.5)  # auditd writes what it has read
+        out = {"mode": mode, "ops": ops, "flood_s": flood_s,
+               "lost": lab.status()["lost"] - lost0,
+               "auditd_lines": log.new(),
+               "kauditd_cpu_s": cpu_seconds(kthread) - k0,
+               "auditd_cpu_s": cpu_seconds(lab.auditd_pid) - a0}
+        out["drain_per_s"] = out["auditd_lines"] / flood_s
+        # Where the run's lines are in the log (LogLines.between), unless it rotated.
+        out["log_span"] = None if log.rotated else [log.start, log.offset]
+        if listen is not None:
+            stdout, _ = listen.communicate(timeout=seconds + 15)
+            out["listener_run"] = json.loads(stdout.strip().splitlines()[-1])
+        return out
+    finally:
+        if listen is not None and listen.poll() is None:  # a run that failed half-way
             listen.kill()
-            raise RuntimeError("the listener did not start")
-    t0 = time.monotonic()
-    ops = sum(r.get("ops", 0) for r in lab.results(lab.flood(seconds, processes=processes),
-                                                     timeout=seconds + 15))
-    flood_s = time.monotonic() - t0
-    lab.wait_for(lambda s: s.get("backlog", 1) == 0, timeout=5)
-    time.sleep(0.5)  # auditd writes what it has read
-    out = {"mode": mode, "ops": ops, "flood_s": flood_s,
-           "lost": lab.status()["lost"] - lost0,
-           "auditd_lines": log.new(),
-           "kauditd_cpu_s": cpu_seconds(kthread) - k0,
-           "auditd_cpu_s": cpu_seconds(lab.auditd_pid) - a0}
-    out["drain_per_s"] = out["auditd_lines"] / flood_s
-    if listen is not None:
-        stdout, _ = listen.communicate(timeout=seconds + 15)
-        out["listener_run"] = json.loads(stdout.strip().splitlines()[-1])
-    return out
+            listen.wait(timeout=5)
+
+
+def rounds(lab: BenchLab, limit: int, count: int, seconds: float, modes: list[str],
+           processes: int = 2):
+    """The runs at one backlog_limit: `count` rounds, each running every
+    mode once in rotating order (so no mode always runs first); yields each
+    run with its `backlog_limit` and `round`. The caller may stop between
+    runs."""
+    auditctl("-b", str(limit))
+    for k in range(count):
+        order = modes[k % len(modes):] + modes[:k % len(modes)]
+        for mode in order:
+            run = one_run(lab, seconds, mode, processes)
+            run["backlog_limit"] = limit
+            run["round"] = k
+            yield run
 
 
 def capture(lab: BenchLab, path: Path) -> None:
@@ -297,17 +332,11 @@ def main(argv: list[str] | None = None) -> int:
                 auditctl("-b", "8192")
                 capture(lab, args.capture)
             for limit in [int(x) for x in args.limits.split(",") if x]:
-                auditctl("-b", str(limit))
                 runs = []
-                for k in range(args.rounds):
-                    modes = args.modes.split(",")
-                    order = modes[k % len(modes):] + modes[:k % len(modes)]  # rotate
-                    for mode in order:
-                        run = one_run(lab, args.seconds, mode, args.processes)
-                        run["backlog_limit"] = limit
-                        run["round"] = k
-                        print("RUN", json.dumps(run), flush=True)
-                        runs.append(run)
+                for run in rounds(lab, limit, args.rounds, args.seconds,
+                                  args.modes.split(","), args.processes):
+                    print("RUN", json.dumps(run), flush=True)
+                    runs.append(run)
                 raw += runs
                 tables.append(report(limit, runs))
     finally:
