@@ -336,6 +336,10 @@ class AuditClient:
 
     def _read_until(self, waiter: _Waiter, deadline: float,
                     waiting: Callable[[], None] | None = None) -> None:
+        # A paced poll's answer has been waiting since the last wake: take
+        # it (and the sender's report) without a poll() first.
+        self._reports()
+        self._receive()
         while not waiter.finished:
             left = deadline - time.monotonic()
             if left <= 0:

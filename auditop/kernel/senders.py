@@ -72,7 +72,10 @@ while True:
         code = 0
     except OSError as exc:
         code = exc.errno or 5
-    os.write(report_fd, report.pack(ident, seq, code))
+    try:
+        os.write(report_fd, report.pack(ident, seq, code))
+    except OSError:  # auditop closed the pipe (it quit, or took the answer and closed)
+        raise SystemExit(0)
 """ % FRAME
 
 

@@ -154,7 +154,20 @@ class Dump(NamedTuple):
 
 def encode_request(seq: int, protocol: int = NETLINK_AUDIT) -> bytes:
     """A dump request for every AF_NETLINK socket of `protocol`, with their
-    memory and groups."""
+    memory and groups. Encoded once per protocol, then only the sequence
+    number is patched (pyroute2's encode was 40% of a system read)."""
+    template = _TEMPLATES.get(protocol)
+    if template is None:
+        template = _TEMPLATES[protocol] = _encode_request(0, protocol)
+    request = bytearray(template)
+    struct.pack_into("=I", request, 8, seq)
+    return bytes(request)
+
+
+_TEMPLATES: dict[int, bytes] = {}
+
+
+def _encode_request(seq: int, protocol: int) -> bytes:
     msg = netlink_diag_req()
     msg["header"].update(type=SOCK_DIAG_BY_FAMILY, flags=NLM_F_REQUEST | NLM_F_DUMP,
                          sequence_number=seq)

@@ -179,7 +179,7 @@ def test_auditd_states_in_words():
 
 def test_title_line():
     view = view_of("healthy", paused=True, read_only=True)
-    assert title_content(view).plain == ("auditop  22:13:40  window 1 s @ 10 Hz   PAUSED   "
+    assert title_content(view).plain == ("auditop  22:13  window 1 s @ 10 Hz   PAUSED   "
                                          "read-only")
     blocked = view_of("locked", blocked="audit is locked (enabled 2) until reboot")
     assert "changes off: audit is locked" in title_content(blocked).plain

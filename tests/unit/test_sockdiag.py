@@ -182,3 +182,11 @@ def test_duplicate_reports_of_one_socket_are_merged():
     a = NetlinkSocketMem(1, 10, 1, 0, 212992, 0)
     b = NetlinkSocketMem(2, 11, 0, 0, 212992, 0)
     assert sockdiag._unique([a, b, a]) == (a, b)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([9, 15, 0]))
+def test_the_patched_template_is_the_encoded_request(seq, protocol):
+    """encode_request patches a cached encoding: byte for byte what
+    pyroute2 encodes for that sequence number and protocol."""
+    from auditop.probes.sockdiag import _encode_request
+    assert encode_request(seq, protocol) == _encode_request(seq, protocol)
