@@ -69,6 +69,25 @@ def start_producers(lab, dirs, seconds: float, start: float) -> list[subprocess.
     return procs
 
 
+def record_the_load(lab, wrapper: tuple[str, ...] = ()):
+    """`record --producers` (through `wrapper`) across the named producers'
+    load: (the finished recording, keys, dirs, the load's wall start and end),
+    once every producer made its opens and record exited 0."""
+    with producer_rules(lab) as (keys, dirs):
+        auditctl("-b", "8192")
+        recording = lab.record(seconds=LOAD_S, interval=1.0, producers=True, wrapper=wrapper)
+        recording.wait_for_windows(2)
+        start = time.monotonic() + 0.3
+        load_start = time.time() + 0.3
+        procs = start_producers(lab, dirs, LOAD_S - 4, start)
+        done = [json.loads(p.communicate(timeout=LOAD_S + 5)[0]) for p in procs]
+        load_end = time.time()
+        recording.finish(timeout=LOAD_S + 10)
+    assert recording.returncode == 0, recording.stderr
+    assert [d["ops"] for d in done] == [count for _, count in PRODUCERS], done
+    return recording, keys, dirs, load_start, load_end
+
+
 def test_two_producers_are_counted_at_their_ratio_and_the_busiest_first(lab):
     with producer_rules(lab) as (keys, dirs):
         auditctl("-b", "8192")
@@ -116,19 +135,7 @@ def test_record_names_the_top_producer_during_the_load(lab):
     """Phase 2: `auditop record` (the Monitor the main screen runs, with the
     listener on demand) writes `producers` in every line, and the lines of
     the load name the busiest rule key and process within two seconds."""
-    with producer_rules(lab) as (keys, dirs):
-        auditctl("-b", "8192")
-        recording = lab.record(seconds=LOAD_S, interval=1.0, producers=True)
-        recording.wait_for_windows(2)
-        start = time.monotonic() + 0.3
-        load_start = time.time() + 0.3
-        procs = start_producers(lab, dirs, LOAD_S - 4, start)
-        done = [json.loads(p.communicate(timeout=LOAD_S + 5)[0]) for p in procs]
-        load_end = time.time()
-        recording.finish(timeout=LOAD_S + 10)
-
-    assert recording.returncode == 0, recording.stderr
-    assert [d["ops"] for d in done] == [count for _, count in PRODUCERS], done
+    recording, keys, dirs, load_start, load_end = record_the_load(lab)
     lines = recording.windows
     assert all("producers" in line for line in lines)
     counted = [line for line in lines if line["producers"] and line["producers"]["records"]]
@@ -158,20 +165,8 @@ def test_without_cap_audit_read_the_producers_come_from_auditds_log(lab):
     is refused): `record --producers` says so once and counts the lab
     auditd's log instead, `source` "log", the same ratio and the busiest
     first; the log lags (auditd's write, then a read every 0.5 s)."""
-    with producer_rules(lab) as (keys, dirs):
-        auditctl("-b", "8192")
-        recording = lab.record(seconds=LOAD_S, interval=1.0, producers=True,
-                               wrapper=("setpriv", "--bounding-set", "-audit_read", "--"))
-        recording.wait_for_windows(2)
-        start = time.monotonic() + 0.3
-        load_start = time.time() + 0.3
-        procs = start_producers(lab, dirs, LOAD_S - 4, start)
-        done = [json.loads(p.communicate(timeout=LOAD_S + 5)[0]) for p in procs]
-        load_end = time.time()
-        recording.finish(timeout=LOAD_S + 10)
-
-    assert recording.returncode == 0, recording.stderr
-    assert [d["ops"] for d in done] == [count for _, count in PRODUCERS], done
+    recording, keys, dirs, load_start, load_end = record_the_load(
+        lab, wrapper=("setpriv", "--bounding-set", "-audit_read", "--"))
     said = [line for line in recording.stderr.splitlines() if "CAP_AUDIT_READ" in line]
     assert len(said) == 1 and "auditd's log" in said[0], recording.stderr
     counted = [line for line in recording.windows

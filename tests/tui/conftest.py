@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,8 @@ from tests.screenshots import fixed_clock
 
 
 @pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """The title line shows local time; pin the zone so text and pictures match."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def _utc(utc):
+    """The title line shows local time (tests/conftest.py pins the zone)."""
 
 
 @pytest.fixture

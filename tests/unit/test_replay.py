@@ -249,14 +249,7 @@ def test_jumps_to_start_and_end_and_back_reread_what_the_charts_show(story):
 
 # -- a stretch (--from / --to), a jump to a time, a search of the findings -------------
 
-@pytest.fixture
-def utc(monkeypatch):
-    """Clock times are local: pin the zone. T0 is 2026-11-22 06:30:00 UTC."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+# `utc` (tests/conftest.py) pins the zone: T0 is 2026-11-22 06:30:00 UTC.
 
 
 def test_a_stretch_is_all_the_replay_holds(story, utc):

@@ -18,13 +18,8 @@ from auditop.core.timespec import (AFTER, BEFORE, INSIDE, BadRange, BadTime, Str
 
 
 @pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Clock times are local: pin the zone."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def _utc(utc):
+    """Clock times are local (tests/conftest.py pins the zone)."""
 
 
 def at(text: str) -> float:
