@@ -41,6 +41,8 @@ from auditop.kernel import wire
 from auditop.kernel.senders import HELD_AFTER, REPORT, SenderPool
 from auditop.probes.namespaces import in_initial_pid_namespace
 
+REPORT_WAIT = 0.005  # seconds to wait for a busy sender's report before starting another
+
 RECV_BUFFER = 65536
 DEFAULT_TIMEOUT = 2.0
 MAX_SENDERS = 6
@@ -275,11 +277,7 @@ class AuditClient:
             self._waiters[seq] = waiter
         try:
             message = encode(seq)
-            try:  # a sender known to be idle, without reading the reports first
-                sender = self._pool.send(message, seq, reserved=reserved, spawn=False)
-            except LookupError:
-                self._reports()  # which senders are free again; a new one if none
-                sender = self._pool.send(message, seq, reserved=reserved)
+            sender = self._idle_sender(message, seq, reserved)
         except LookupError as exc:
             self._forget(seq)
             count, seconds = exc.args
@@ -288,6 +286,25 @@ class AuditClient:
             self._forget(seq)
             raise self._error(exc.errno or errno.EIO) from exc
         return seq, waiter, sender
+
+    def _idle_sender(self, message: bytes, seq: int, reserved: bool) -> object:
+        """Hand the request to a sender known to be idle; else read the
+        reports (which senders are free again); else, none being held, wait
+        a moment for the busy one's report (an answer taken at once comes
+        just before it) rather than start a process of 10 MiB for nothing;
+        else a new sender. LookupError when none may be used."""
+        send = self._pool.send
+        try:
+            return send(message, seq, reserved=reserved, spawn=False)
+        except LookupError:
+            self._reports()
+        if self._pool.report_fd is not None and self._pool.held()[0] == 0:
+            try:
+                return send(message, seq, reserved=reserved, spawn=False)
+            except LookupError:
+                select.select([self._pool.report_fd], [], [], REPORT_WAIT)
+                self._reports()
+        return send(message, seq, reserved=reserved)
 
     def _wait(self, seq: int, waiter: _Waiter, timeout: float | None,
               deadline: float | None = None,
