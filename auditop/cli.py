@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return INTERRUPTED
+    except BrokenPipeError:
+        # `auditop status --json | head -c 100`: the reader had enough. Nothing
+        # more to say, and nothing at exit either (Python's own advice).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:  # noqa: BLE001 - a bug: said as one, with where it is
         from auditop.core.errors import InternalError
         if os.environ.get("AUDITOP_DEBUG"):

@@ -413,3 +413,15 @@ def test_summary_imports_neither_textual_nor_pyroute2_nor_the_kernel(tmp_path):
     assert "1 incident" in out
     assert not {name.split(".")[0] for name in loaded} & {"textual", "pyroute2", "rich"}
     assert not loaded & {"auditop.kernel", "auditop.sources.live", "auditop.tui"}
+
+
+@pytest.mark.parametrize("command", [["plot", "--width", "1000", "--height", "1000"], ["summary"]])
+def test_any_command_whose_reader_stops_early_ends_quietly(tmp_path, command):
+    """`| head` on any command (cli.main): exit 1, nothing on stderr, no
+    'internal error' (plot said one before)."""
+    path = write(tmp_path, [losing(n) if n % 3 else line(n) for n in range(3000)])
+    shell = f"{' '.join(AUDITOP)} {command[0]} {path} {' '.join(command[1:])} | head -c 1"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True,
+                          text=True, timeout=60)
+    assert done.stderr == "" and len(done.stdout) == 1
+    assert done.returncode in (0, 1)  # 0 when the whole output fit the pipe first
