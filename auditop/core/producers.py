@@ -60,6 +60,7 @@ TYPE_NUMBERS = {name: number for number, name in TYPE_NAMES.items()}
 # Types auditd's log names that TYPE_NAMES does not: an id of their own,
 # outside every event range, so the log's names reach `by_type` unchanged.
 _LOG_ONLY_NAMES: dict[int, str] = {}
+_LOG_ONLY_IDS: dict[str, int] = {}
 _LOG_ONLY_BASE = 1_000_000
 
 
@@ -76,12 +77,12 @@ def type_number(name: bytes) -> int:
         return number
     if text.startswith("UNKNOWN[") and text.endswith("]") and text[8:-1].isdigit():
         return int(text[8:-1])
-    for ident, known in _LOG_ONLY_NAMES.items():
-        if known == text:
-            return ident
-    if len(_LOG_ONLY_NAMES) >= 256:  # a bound: a corrupt log cannot grow it
+    ident = _LOG_ONLY_IDS.get(text)
+    if ident is not None:
+        return ident
+    if len(_LOG_ONLY_IDS) >= 256:  # a bound: a corrupt log cannot grow it
         return 0
-    ident = _LOG_ONLY_BASE + len(_LOG_ONLY_NAMES)
+    ident = _LOG_ONLY_IDS[text] = _LOG_ONLY_BASE + len(_LOG_ONLY_IDS)
     _LOG_ONLY_NAMES[ident] = text
     return ident
 

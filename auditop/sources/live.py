@@ -242,10 +242,12 @@ class Producers:
         if counting and self._rules is None and now - self._rules_at >= RULES_PERIOD:
             self._load_rules(now)  # `auditctl -l`: only once there is something to name
         if self._log is not None:
-            from auditop.probes.multicast import syscall_names
             seconds, self._log_since = now - self._log_since, now
-            window = self._log.drain(seconds, rules=self._rules,
-                                     syscall_name=syscall_names().name)
+            names = None
+            if self._log.pending:  # ausyscall's table, only once there is a record
+                from auditop.probes.multicast import syscall_names
+                names = syscall_names().name
+            window = self._log.drain(seconds, rules=self._rules, syscall_name=names)
             return None if self.log_unreadable else window
         window = self._counter.drain(rules=self._rules)
         if (window is not None and self._rules is not None

@@ -69,12 +69,10 @@ class QuietLinuxDriver(LinuxDriver):
         decode = getincrementaldecoder("utf-8")().decode
 
         def timeout() -> float | None:
-            deadline = getattr(parser, "_timeout_time", FALLBACK_TIMEOUT)
-            if deadline is None:
-                return None
-            if deadline is FALLBACK_TIMEOUT:
+            if not hasattr(parser, "_timeout_time"):
                 return FALLBACK_TIMEOUT
-            return max(0.0, deadline - get_time())
+            deadline = parser._timeout_time  # set while an escape sequence is pending
+            return None if deadline is None else max(0.0, deadline - get_time())
 
         def process(events, final: bool = False) -> None:
             for key, mask in events:

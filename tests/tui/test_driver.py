@@ -8,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.terminal import Terminal
 
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -60,11 +58,10 @@ def test_the_input_thread_sleeps_until_a_key():
     assert fewest <= 1, fewest  # the input thread: woken by nothing in 3 s
 
 
-@pytest.mark.parametrize("driver", [STOCK])
-def test_textuals_own_driver_is_kept_when_asked_for(driver):
+def test_textuals_own_driver_is_kept_when_asked_for():
     """TEXTUAL_DRIVER (the web view sets it) wins; Textual's own input
     thread wakes every 0.1 s, so no thread stays asleep (here the quietest,
     Textual's writer, woke 6 times in the 3 s)."""
-    fewest, escape = quietest_thread({"TEXTUAL_DRIVER": driver})
+    fewest, escape = quietest_thread({"TEXTUAL_DRIVER": STOCK})
     assert escape == "closed", escape
     assert fewest > 1, fewest
