@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"auditop: {problem}", file=sys.stderr)
         return USAGE_ERROR
     stop = threading.Event()
-    source = sampling.live_source()
+    source = sampling.live_source(ticker=True)
     if args.producers:
         sampling.count_producers(source)
     try:

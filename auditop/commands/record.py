@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return _record(path, demo_announcement(where, args.settings.interval, args.duration),
                        lambda out: record_demo(out, settings=args.settings,
                                                duration=args.duration))
-    source = sampling.live_source()
+    source = sampling.live_source(ticker=True)
     if args.producers:
         sampling.count_producers(source)
     try:

@@ -21,9 +21,10 @@ def monitor(settings, source, **kwargs):
                    **kwargs)
 
 
-def live_source():
+def live_source(*, ticker: bool = False):
+    """`ticker`: a long run, whose polls a child may pace (sources/live.py)."""
     from auditop.sources.live import LiveSource  # pyroute2 only when the kernel is asked
-    return LiveSource()
+    return LiveSource(ticker=ticker)
 
 
 def count_producers(source):

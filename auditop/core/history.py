@@ -217,6 +217,11 @@ class History:
             return self._close(self._deadline_time())
         return None
 
+    @property
+    def closes_at(self) -> float | None:
+        """When the current window is due to close (monotonic); None before a sample."""
+        return self._deadline if self._current else None
+
     def _deadline_time(self) -> float:
         """The current window's deadline in wall-clock time: a window ends on
         the grid, however late the sample or the check that closes it comes

@@ -47,6 +47,7 @@ from auditop.core.source import Source
 
 STALL_SECONDS = 0.5  # no answer for this long (or two periods) is a silence
 STALL_CHECK = 0.25  # while silent, a silence sample this often
+COLLECT_SLACK = 0.01  # a pacing child's last answer before a window is due has come
 WINDOWS_KEPT = 600
 
 
@@ -98,6 +99,7 @@ class Monitor:
         self._pipe_lock = threading.Lock()
         self._wake_read = self._wake_write = -1
         self._pause = select.poll()
+        self._watched: int | None = None  # a pacing child's pipe, in the pause
 
     # -- the feed -----------------------------------------------------------------
 
@@ -186,6 +188,9 @@ class Monitor:
             pass  # the way to end an open-ended recording; the last window is kept
         if self.failure is not None:
             raise self.failure
+        if self._sampler.paced:  # what a pacing child read since the last wake
+            for sample in self._sampler.poll():
+                self.take(sample)
         self._run_requests()
         if (window := self.history.flush()) is not None:
             self._closed(window)
@@ -281,6 +286,7 @@ class Monitor:
             return latest if polled_at is not None and polled_at >= after else None
         with self._answered:
             self._waiting += 1
+            self._poke(b"w")  # a thread pausing until a window is due takes answers sooner
             try:
                 while (found := answered()) is None:
                     left = deadline - self._clock()
@@ -300,9 +306,13 @@ class Monitor:
                 self._publish()
             return
         self._inbox.put(action)
+        self._poke(b"r")
+
+    def _poke(self, why: bytes) -> None:
+        """Wake the driving thread from its pause."""
         with self._pipe_lock:
             if self._wake_write >= 0:
-                os.write(self._wake_write, b"r")
+                os.write(self._wake_write, why)
 
     # -- the thread ---------------------------------------------------------------
 
@@ -321,19 +331,20 @@ class Monitor:
         sampler = self._sampler
         try:
             while not self._ended():
-                if self._clock() >= sampler.next_at:
+                # A pacing child's answers are taken at every wake: a request
+                # (an exporter's fresh snapshot) sees them all.
+                if sampler.paced or self._clock() >= sampler.next_at:
                     try:
-                        sample = sampler.poll(self._while_waiting)
+                        samples = sampler.poll(self._while_waiting)
                     except _Ended:
                         break
-                    if sample is not None:
+                    for sample in samples:
                         self._run_requests()  # asked before this answer: first
                         self.take(sample)
                 self._run_requests()
                 self.tick(self._clock())
-                wake = sampler.next_at if self._end is None else min(sampler.next_at,
-                                                                     self._end)
-                pause = min(wake - self._clock(), STALL_CHECK)
+                self._watch(sampler.paced_fd)
+                pause = self._pause_seconds()
                 if pause > 0 and self._pause.poll(pause * 1000):
                     try:
                         os.read(self._wake_read, 512)
@@ -344,12 +355,41 @@ class Monitor:
             if self._sink is not None:  # else it waits in `failure` (run() raises it)
                 self._sink(Failure(exc))
         finally:
+            self._watch(None)
             with self._pipe_lock:
                 self._driving = False
                 self._pause.unregister(self._wake_read)
                 os.close(self._wake_read)
                 os.close(self._wake_write)
                 self._wake_read = self._wake_write = -1
+
+    def _watch(self, fd: int | None) -> None:
+        """Wake when a pacing child dies: its pipe, for no event but a hang-up."""
+        if fd == self._watched:
+            return
+        if self._watched is not None:
+            self._pause.unregister(self._watched)
+        if fd is not None:
+            self._pause.register(fd, 0)
+        self._watched = fd
+
+    def _pause_seconds(self) -> float:
+        """Until the next poll; while silent, the next silence sample. While
+        a child keeps the pace, until a window is due, or its period while a
+        change waits for its read-back."""
+        sampler, now = self._sampler, self._clock()
+        wake = sampler.next_at
+        if sampler.paced:
+            closes_at = self.history.closes_at
+            if closes_at is not None:
+                wake = min(wake, closes_at + COLLECT_SLACK)
+            if self._waiting:
+                wake = min(wake, now + sampler.period)
+        else:
+            wake = min(wake, now + STALL_CHECK)
+        if self._end is not None:
+            wake = min(wake, self._end)
+        return wake - now
 
     def _ended(self) -> bool:
         return self._stop.is_set() or (self._end is not None and self._clock() >= self._end)

@@ -26,6 +26,9 @@ BURST_RATE_HZ = 50.0
 BURST_FILL = 0.25
 BURST_HOLD = 2.0
 MAX_RATE_HZ = 200.0
+# While a child keeps the pace (the live source's ticker), the Monitor's
+# thread takes its answers at least this often (and when a window is due).
+COLLECT_EVERY = 1.0
 MIN_RATE_HZ = 0.1
 
 
@@ -44,16 +47,38 @@ class Sampler:
         # A source whose poll can wait long (the kernel's) takes a callback
         # it calls every moment it waits: the Monitor's thread keeps time then.
         self._takes_waiting = "waiting" in inspect.signature(source.poll).parameters
+        # A source that can hand the pace to a child of its own (a ticker,
+        # sources/live.py) is told the periods it would keep.
+        if (pace_with := getattr(source, "pace_with", None)) is not None:
+            pace_with(self.period, self.burst_period)
         self.next_at = clock()  # when the next poll is due (monotonic)
         self.in_flight_since: float | None = None  # monotonic start of the poll under way
         self.held: SendersHeld | None = None  # why the last poll could not be sent
         self.last: Sample | None = None
 
-    def poll(self, waiting: Callable[[], None] | None = None) -> Sample | None:
-        """One poll now; the next one is then due a period later (a burst's
-        period while the backlog is busy), never twice in a row to catch up.
-        None when the kernel holds every sender (`held` says so): the silence
-        is the Monitor's. An error no retry cures, or a bug, is raised."""
+    @property
+    def paced(self) -> bool:
+        """A child of the source keeps the pace: its answers are collected."""
+        return getattr(self.source, "ticking", False)
+
+    @property
+    def paced_fd(self) -> int | None:
+        """A descriptor that hangs up when the pacing child dies (or None)."""
+        return getattr(self.source, "ticker_fd", None) if self.paced else None
+
+    def poll(self, waiting: Callable[[], None] | None = None) -> list[Sample]:
+        """One poll now, or the answers a pacing child has collected; the
+        next poll is then due a period later (a burst's period while the
+        backlog is busy), never twice in a row to catch up. Nothing when the
+        kernel holds every sender (`held` says so): the silence is the
+        Monitor's. An error no retry cures, or a bug, is raised."""
+        if self.paced:
+            samples = self.source.collect()
+            if samples:
+                self.last = samples[-1]
+            # It stopped (the kernel holds it): the senders poll at once.
+            self.next_at = self._clock() + (COLLECT_EVERY if self.paced else 0.0)
+            return samples
         self.in_flight_since = self._clock()
         try:
             if self._takes_waiting and waiting is not None:
@@ -72,7 +97,9 @@ class Sampler:
             self.last = sample
         period = self.burst_period if now < self._busy_until else self.period
         self.next_at = max(self.next_at + period, now)
-        return sample
+        if self.paced:  # handed over: its first answers come a period from now
+            self.next_at = now + COLLECT_EVERY
+        return [] if sample is None else [sample]
 
     def stalled_for(self) -> float:
         """Seconds the poll under way has taken so far (0 when none is)."""

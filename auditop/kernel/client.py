@@ -241,6 +241,14 @@ class AuditClient:
         self._reports()
         return self._pool.is_busy(sender)
 
+    def close_idle(self) -> None:
+        """End the senders with nothing to send (a ticker keeps the pace now);
+        the next request starts one again."""
+        self._reports()
+        close_idle = getattr(self._pool, "close_idle", None)
+        if close_idle is not None:
+            close_idle()
+
     def close(self) -> None:
         """Never waits for a held sender; wakes every caller still waiting."""
         if self._closed.is_set():

@@ -224,6 +224,14 @@ class SenderPool:
         with self._lock:
             return sender.busy_since is not None
 
+    def close_idle(self) -> None:
+        """End the idle senders (their memory), keeping the busy ones."""
+        with self._lock:
+            idle = [s for s in self._senders if s.busy_since is None]
+            self._senders = [s for s in self._senders if s.busy_since is not None]
+        for sender in idle:
+            sender.close()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -8,8 +8,10 @@ from typing import Callable
 
 from auditop.core.changes import SetAck
 from auditop.core.errors import FATAL, AuditError, SendersHeld
-from auditop.core.model import AuditdLogReading, Sample, SystemInfo
+from auditop.core.model import AuditdLogReading, AuditStatus, Sample, SystemInfo
+from auditop.kernel import wire
 from auditop.kernel.client import DEFAULT_TIMEOUT, AuditClient, Pending
+from auditop.kernel.ticker import Answer, Ticker
 from auditop.probes import read_system
 from auditop.probes.auditd_log import AuditdLog, auditd_conf_path, log_path
 from auditop.probes.boot import kernel_hz
@@ -22,11 +24,22 @@ from auditop.probes.sockdiag import AuditSocketReader
 # auditd changes), and so are auditd's log (who changed a setting) and its
 # state report.
 SYSTEM_PERIOD = 0.5
+# A ticker (kernel/ticker.py) keeps the pace while the kernel is calm; its
+# answers stopping for this long (or three of its periods) hands the pace
+# back to the senders, which are built for a kernel that holds them; after
+# this long calm again it takes over anew, unless tickers keep failing.
+TICKER_STALE = 0.5
+TICKER_CALM = 5.0
+TICKER_FAILURES = 3
+READ_SLACK = 0.02  # the Monitor wakes 10 ms after a window is due (core/monitor.py)
 RULES_PERIOD = 10.0  # `auditctl -l` again at most this often, when a key is not in the rules
 
 
 class LiveSource:
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, *, producers: bool = False) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, *, producers: bool = False,
+                 ticker: bool = False) -> None:
+        """`ticker`: a long run (the TUI, record, the exporter) may hand the
+        pace of its polls to a ticker while the kernel is calm."""
         self._client = AuditClient(timeout)
         self._last_pid: int | None = None
         self._system: SystemInfo | None = None
@@ -44,6 +57,13 @@ class LiveSource:
         # Who produces the records: from auditd's log unless the listener
         # is asked for (the log costs the kernel nothing, docs/producers.md).
         self._producers = Producers(listener=producers)
+        self._may_tick = ticker
+        self._ticker: Ticker | None = None
+        self._pace: tuple[float, float] | None = None  # (period, fast period), from the Sampler
+        self._calm_since: float | None = None  # per-poll answers calm since (monotonic)
+        self._ticker_answered = 0.0  # monotonic: its last answer, or its start
+        self._ticker_heard = False  # the running ticker has answered
+        self._ticker_failures = 0  # tickers that ended without an answer, in a row
 
     def count_producers(self) -> None:
         """Count who produces the records with the multicast listener from
@@ -85,11 +105,12 @@ class LiveSource:
         except AuditError as exc:
             status, error = None, str(exc)
         end = time.monotonic()
-        try:
-            self._pending = self._client.ask_status()
-        except AuditError:
-            self._pending = None  # the next poll asks again, and says why if it cannot
         held, held_for = self._client.held()
+        if not self._hand_over(status, held, end):
+            try:
+                self._pending = self._client.ask_status()
+            except AuditError:
+                self._pending = None  # the next poll asks again, and says why if it cannot
         if status is not None and not _can_hold(status):
             # The kernel holds senders only while the backlog is over its
             # limit: a sender slow to report on a busy machine is not held.
@@ -104,6 +125,90 @@ class LiveSource:
                       poll_seconds=end - start, held_senders=held,
                       held_for=held_for, loss_causes=causes, loss_suppressed=suppressed,
                       records_printed=printed)
+
+    # -- the ticker ----------------------------------------------------------------
+
+    def pace_with(self, period: float, fast_period: float) -> None:
+        """The Sampler's periods, which a ticker keeps when it takes over."""
+        self._pace = (period, fast_period)
+
+    @property
+    def ticking(self) -> bool:
+        """A ticker keeps the pace: collect() takes its answers, poll() is not called."""
+        return self._ticker is not None
+
+    @property
+    def ticker_fd(self) -> int | None:
+        """Hangs up when the ticker dies: the Monitor's pause watches it, so
+        the senders take over at once (kernel/ticker.py)."""
+        return self._ticker.fileno() if self._ticker is not None else None
+
+    def _hand_over(self, status, held: int, now: float) -> bool:
+        """Start a ticker when this source may, the kernel has been calm for
+        TICKER_CALM (at once the first time) and tickers have not kept failing."""
+        calm = status is not None and not held and not _can_hold(status)
+        if not calm:
+            self._calm_since = None
+            return False
+        if self._calm_since is None:
+            self._calm_since = now
+        if (not self._may_tick or self._pace is None
+                or self._ticker_failures >= TICKER_FAILURES
+                or (self._ticker_answered and now - self._calm_since < TICKER_CALM)):
+            return False
+        from auditop.core.sampler import BURST_FILL, BURST_HOLD
+        period, fast = self._pace
+        try:
+            self._ticker = Ticker(period, fast, BURST_FILL, BURST_HOLD)
+        except OSError:
+            self._ticker_failures = TICKER_FAILURES  # cannot start one: the senders poll
+            return False
+        self._ticker_answered, self._ticker_heard = now, False
+        self._client.close_idle()  # its sender is not needed until a change
+        return True
+
+    def collect(self) -> list[Sample]:
+        """The ticker's answers since the last call, as Samples, each stamped
+        when the ticker read it (a period after its request went out, as a
+        poll's is). When they have stopped (the kernel holds it, it died) or
+        say an error, the senders take the pace back: the Sampler polls at once."""
+        now = time.monotonic()
+        samples, failed = [], False
+        for answer in self._ticker.read():
+            status = _status(answer)
+            if status is None:
+                failed = True  # an error: the senders' poll says it properly
+                break
+            self._last_pid = status.pid
+            self._producers.duty(status, answer.read_mono)
+            samples.append(Sample(time=answer.read_wall, mono=answer.read_mono, status=status,
+                                  system=self._system, error=None,
+                                  poll_seconds=answer.read_mono - answer.sent_mono))
+        if samples:
+            self._ticker_answered, self._ticker_heard = now, True
+            # The kernel log and /proc as they are now go with the last answer
+            # read before this wake: when a window is due, the window closing
+            # (an answer a few ms into the next one would carry them there).
+            at = next((i for i in range(len(samples) - 1, -1, -1)
+                       if samples[i].mono <= now - READ_SLACK), 0)
+            causes, suppressed, printed = self._loss_causes(samples[at].status, now)
+            samples[at] = replace(samples[at], system=self._read_system(now),
+                                  loss_causes=causes, loss_suppressed=suppressed,
+                                  records_printed=printed)
+            for i in range(at + 1, len(samples)):
+                samples[i] = replace(samples[i], system=self._system)
+        period = self._pace[0] if self._pace else 0.0
+        if (failed or self._ticker.ended
+                or now - self._ticker_answered > max(TICKER_STALE, 3 * period)):
+            self._stop_ticker()
+        return samples
+
+    def _stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker_failures = 0 if self._ticker_heard else self._ticker_failures + 1
+            self._ticker.close()
+            self._ticker = None
+        self._calm_since = None
 
     def _loss_causes(self, status, now: float):
         """The kernel logs a cause only when it loses a record: read its log
@@ -175,13 +280,31 @@ class LiveSource:
             self._producers.log_unreadable = why
 
     def set(self, field: str, value: int) -> SetAck:
-        return self._client.set(field, value)
+        ack = self._client.set(field, value)
+        if self._ticker is not None:
+            self._ticker.poll_now()  # its read-back: the next poll, at once
+        return ack
 
     def close(self) -> None:
+        self._stop_ticker()
         self._producers.close()
         self._stop_following()
         self._client.close()
         self._causes.close()
+
+
+def _status(answer: Answer) -> AuditStatus | None:
+    """The status in a ticker's answer; None for an error or anything else."""
+    if answer.errno:
+        return None
+    try:
+        messages = wire.split(answer.data)
+        if not messages:
+            return None
+        message = wire.answer(messages, messages[0].seq, wire.AUDIT_GET)
+        return wire.decode_status(message) if message is not None else None
+    except AuditError:
+        return None
 
 
 def _can_hold(status) -> bool:

@@ -239,7 +239,7 @@ def run(settings: Settings, *, producers: bool = False) -> int:
 
     source, error = None, None
     try:
-        source = LiveSource(producers=producers)  # the who row, when asked for
+        source = LiveSource(producers=producers, ticker=True)  # who: when asked for
     except AuditError as exc:
         error = exc  # shown on the fatal screen, which says what is needed
     app = AuditopApp(source=source, startup_error=error, interval=settings.interval,

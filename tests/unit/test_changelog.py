@@ -32,7 +32,7 @@ def state(tmp_path, monkeypatch):
 def kernel(monkeypatch):
     """`auditop set` talks to a scripted kernel (healthy: backlog_limit 8192)."""
     source = ScriptedSource(healthy())
-    monkeypatch.setattr(sampling, "live_source", lambda: source)
+    monkeypatch.setattr(sampling, "live_source", lambda **_: source)
     return source
 
 
@@ -73,7 +73,7 @@ def test_a_refused_set_says_why_and_that_the_log_missed_it(tmp_path, state, monk
                                                            capsys):
     _unwritable_state_dir(tmp_path, state, "state home is a file")
     source = ScriptedSource(healthy(), set_error=NotPrivileged())
-    monkeypatch.setattr(sampling, "live_source", lambda: source)
+    monkeypatch.setattr(sampling, "live_source", lambda **_: source)
     assert cli.main(["set", "backlog_limit", "16384", "--yes"]) == NotPrivileged.exit_code
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["auditop: warning: the change log could not be written: "

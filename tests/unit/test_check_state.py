@@ -348,7 +348,7 @@ def kernel(monkeypatch):
     """check samples a scripted kernel whose lost counter is `lost`."""
     def use(lost: int):
         source = ScriptedSource([make_sample(0.0, lost=lost)])
-        monkeypatch.setattr(sampling, "live_source", lambda: source)
+        monkeypatch.setattr(sampling, "live_source", lambda **_: source)
     return use
 
 

@@ -41,7 +41,7 @@ def scripted(monkeypatch):
     """Commands sample a scripted kernel; the sources made are kept."""
     made = []
 
-    def make(script=None):
+    def make(script=None, *, ticker=False):
         source = ScriptedSource(script or healthy())
         made.append(source)
         return source
@@ -221,7 +221,7 @@ def test_status_json_alias_and_format_json_agree(xdg, scripted, capsys):
 def test_status_format_prometheus_shows_the_peak_of_an_overflow(xdg, monkeypatch, capsys):
     flooding = overflow()  # floods start at its fifth second: begin there
     monkeypatch.setattr(sampling, "live_source",
-                        lambda: ScriptedSource(lambda n: flooding(n + 50)))
+                        lambda **_: ScriptedSource(lambda n: flooding(n + 50)))
     assert cli.main(["status", "--format", "prometheus", "--window", "1"]) == 0
     families = {f.name: f for f in text_string_to_metric_families(capsys.readouterr().out)}
     findings = {s.labels["id"] for s in families["auditop_finding"].samples}

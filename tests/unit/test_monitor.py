@@ -175,8 +175,7 @@ def test_senders_all_held_is_a_silence_that_says_so():
     monitor.history.add = lambda s: (seen.append(s), original(s))[1]
     for _ in range(45):
         clock.now = max(clock.now, monitor._sampler.next_at)
-        sample = monitor._sampler.poll()
-        if sample is not None:
+        for sample in monitor._sampler.poll():
             monitor.take(sample)
         monitor.tick(clock.now)
     silences = [s for s in seen if s.status is None]

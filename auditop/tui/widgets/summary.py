@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from textual.content import Content
 
 from auditop.core.findings import DEFAULT as THRESHOLDS
@@ -49,7 +48,8 @@ def _fill_style(value: int | None, limit: int | None) -> str:
 
 
 def _item(text: str, style: str = "") -> Content:
-    return Content.from_markup(f"[{style}]{escape(text)}[/]" if style else escape(text))
+    # Built, not parsed from markup: the summary is made once a second.
+    return Content.styled(text, style) if style else Content(text)
 
 
 def title_content(view: View, width: int | None = None) -> Content:
@@ -256,7 +256,7 @@ def flow(rows: list[tuple[str, list[Content]]], width: int) -> Content:
     lines: list[Content] = []
     indent = Content(" " * LABEL)
     for label, items in rows:
-        line = Content.from_markup(f"[b]{escape(label):<{LABEL}}[/]")
+        line = Content.styled(f"{label:<{LABEL}}", "b")
         used, first = LABEL, True
         for item in items:
             need = item.cell_length + (0 if first else 2)
