@@ -152,7 +152,7 @@ class LiveSource:
             return False
         if self._calm_since is None:
             self._calm_since = now
-        if (not self._may_tick or self._pace is None
+        if (not self._may_tick or self._pace is None or self._ticker is not None
                 or self._ticker_failures >= TICKER_FAILURES
                 or (self._ticker_answered and now - self._calm_since < TICKER_CALM)):
             return False
