@@ -30,6 +30,7 @@ SYSTEM_PERIOD = 0.5
 # this long calm again it takes over anew, unless tickers keep failing.
 TICKER_STALE = 0.5
 TICKER_CALM = 5.0
+TICKER_FIRST = 1.0  # the first one: after the first frame, not in its way
 TICKER_FAILURES = 3
 READ_SLACK = 0.02  # the Monitor wakes 10 ms after a window is due (core/monitor.py)
 RULES_PERIOD = 10.0  # `auditctl -l` again at most this often, when a key is not in the rules
@@ -145,7 +146,8 @@ class LiveSource:
 
     def _hand_over(self, status, held: int, now: float) -> bool:
         """Start a ticker when this source may, the kernel has been calm for
-        TICKER_CALM (at once the first time) and tickers have not kept failing."""
+        TICKER_CALM (TICKER_FIRST the first time) and tickers have not kept
+        failing."""
         calm = status is not None and not held and not _can_hold(status)
         if not calm:
             self._calm_since = None
@@ -154,7 +156,8 @@ class LiveSource:
             self._calm_since = now
         if (not self._may_tick or self._pace is None or self._ticker is not None
                 or self._ticker_failures >= TICKER_FAILURES
-                or (self._ticker_answered and now - self._calm_since < TICKER_CALM)):
+                or now - self._calm_since < (TICKER_CALM if self._ticker_answered
+                                             else TICKER_FIRST)):
             return False
         from auditop.core.sampler import BURST_FILL, BURST_HOLD
         period, fast = self._pace

@@ -115,7 +115,8 @@ def run_in_pty(argv: list[str], *, marker: re.Pattern[bytes] | None, warmup: flo
 
 
 def _polls(pid: int) -> int:
-    """Requests its senders have sent so far: one report write each."""
+    """Requests its children have sent so far: one write each (a sender's
+    report, the ticker's answer)."""
     return sum(write_calls(child) for child in tree(pid) if child != pid)
 
 

@@ -35,9 +35,10 @@ def measure(seconds: float = 20.0, warmup: float = 3.0, starts: int = 3) -> Sect
     figures: list[Figure] = []
     notes = [f"{seconds:g} s of steady state after {warmup:g} s of warm-up, in 5 s "
              f"pieces; first frame: that run and {starts} more starts",
-             "CPU: the process and its children (auditop's sender processes), every "
-             "thread's /proc schedstat; polls: the senders' report writes (/proc/PID/io); "
-             "senders' RSS: theirs at the end, beside the process's own peak"]
+             "CPU: the process and its children (auditop's ticker and sender processes), "
+             "every thread's /proc schedstat; polls: the children's writes, one a poll "
+             "(/proc/PID/io); senders' RSS: the children's at the end, beside the "
+             "process's own peak"]
     for name, (argv, marker) in programs.items():
         if shutil.which(argv[0]) is None:
             figures += [unavailable(name, metric, UNITS[metric], f"{argv[0]} not installed")

@@ -46,7 +46,7 @@ def measure(workdir: Path, seconds: float = 20.0, warmup: float = 3.0, scrapes: 
     if "record" in parts:
         figures += _record_rates(workdir, seconds, warmup)
         notes.append(f"record: {seconds:g} s after {warmup:g} s of warm-up at each rate, "
-                     "in 5 s pieces; polls: the senders' report writes; CPU per poll is "
+                     "in 5 s pieces; polls: the ticker's and senders' writes; CPU per poll is "
                      "all of it (windows, findings, JSON lines) over the polls")
         notes.append("below 50 Hz the sampler polls at 50 Hz while the backlog is busy (a "
                      "quarter full, or losing records): the polls row says how fast it went")
