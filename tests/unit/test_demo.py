@@ -15,18 +15,11 @@ import pytest
 from auditop.core.errors import AuditError, InvalidValue
 from auditop.sources.demo import HZ, SMALL_RMEM, DemoSource
 from auditop.sources.demo_actions import DEMO_ACTIONS
+from tests.clock import Clock
 
 LIMIT = 64  # the lab's backlog_limit
 BIG = 8 * 1024 * 1024
 TUI_KEYS = set("qpbu?+-[]yn")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def demo(**settings):

@@ -17,19 +17,9 @@ from auditop.core.feed import Failure, Snapshot
 from auditop.core.model import AuditStatus, Sample, SystemInfo
 from auditop.core.monitor import STALL_CHECK, Monitor
 from auditop.core.sampler import BURST_HOLD, Sampler
-from auditop.sources.scripted import (EPOCH, ScriptedSource, auditd_stopped, healthy,
+from auditop.sources.scripted import (ScriptedSource, auditd_stopped, healthy,
                                       panic_mode)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return EPOCH + self.now
+from tests.clock import Clock
 
 
 class ClockedSource:

@@ -15,17 +15,7 @@ from auditop.core.model import AuditStatus, Sample, SystemInfo
 from auditop.core.monitor import COLLECT_SLACK, STALL_CHECK, Monitor
 from auditop.core.sampler import COLLECT_EVERY, Sampler
 from auditop.sources.scripted import EPOCH
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return EPOCH + self.now
+from tests.clock import Clock
 
 
 def sample_at(mono: float, backlog: int = 0) -> Sample:

@@ -19,20 +19,13 @@ from auditop.sources.recording import NotARecording, read_recording
 from auditop.sources.replay import MAX_PAUSE, SPEEDS, ReplayPlayer, as_window
 
 from tests.unit.test_recording import FINDING, STATUS, V1, v2
+from tests.clock import Clock
 
 T0 = 1_795_329_000.0
 QUIET = {"id": "backlog-limit-small", "severity": "warning", "title": "Backlog limit is small",
          "detail": "...", "remedy": "auditctl -b 8192"}
 NOTE = {"id": "auditd-enriched", "severity": "info", "title": "auditd enriches every record",
         "detail": "...", "remedy": None}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def line(n: int, *, lost_per_s: float = 0.0, peak: int = 3, findings=(QUIET, NOTE),
@@ -64,7 +57,7 @@ def story(tmp_path):
 
 
 def opened(path, **kwargs) -> tuple[ReplayPlayer, Clock, list[str]]:
-    clock = Clock()
+    clock = Clock(100.0)
     player = ReplayPlayer(path, clock=clock, **kwargs)
     notices: list[str] = []
     player.connect(lambda event: notices.append(event.text)

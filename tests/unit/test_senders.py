@@ -12,20 +12,13 @@ import time
 import pytest
 
 from auditop.kernel.senders import HELD_AFTER, SenderPool
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 @pytest.fixture
 def pool():
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-    clock = Clock()
+    clock = Clock(100.0)
     senders = SenderPool(theirs.fileno(), limit=6, clock=clock)
     senders.clock = clock
     yield senders
