@@ -133,6 +133,9 @@ class Ticker:
                 chunk = os.read(self._read, 65536)
             except BlockingIOError:
                 break
+            except OSError:  # closed meanwhile (auditop is quitting)
+                self.ended = True
+                break
             if not chunk:
                 self.ended = True
                 break
@@ -153,8 +156,8 @@ class Ticker:
         """Ask for a poll at once (a change wants its read-back)."""
         try:
             self.process.stdin.write(b"n")
-        except OSError:
-            pass  # it has gone: the live source finds its answers stopped
+        except (OSError, ValueError):  # it has gone, or was closed meanwhile
+            pass  # the live source finds its answers stopped
 
     def close(self) -> None:
         """Never waits: a ticker the kernel holds ends when it is let go."""

@@ -175,9 +175,11 @@ class LiveSource:
         when the ticker read it (a period after its request went out, as a
         poll's is). When they have stopped (the kernel holds it, it died) or
         say an error, the senders take the pace back: the Sampler polls at once."""
-        now = time.monotonic()
+        now, ticker = time.monotonic(), self._ticker
+        if ticker is None:  # closed meanwhile (auditop is quitting)
+            return []
         samples, failed = [], False
-        for answer in self._ticker.read():
+        for answer in ticker.read():
             status = _status(answer)
             if status is None:
                 failed = True  # an error: the senders' poll says it properly
@@ -201,7 +203,7 @@ class LiveSource:
             for i in range(at + 1, len(samples)):
                 samples[i] = replace(samples[i], system=self._system)
         period = self._pace[0] if self._pace else 0.0
-        if (failed or self._ticker.ended
+        if (failed or ticker.ended
                 or now - self._ticker_answered > max(TICKER_STALE, 3 * period)):
             self._stop_ticker()
         return samples
@@ -284,8 +286,9 @@ class LiveSource:
 
     def set(self, field: str, value: int) -> SetAck:
         ack = self._client.set(field, value)
-        if self._ticker is not None:
-            self._ticker.poll_now()  # its read-back: the next poll, at once
+        ticker = self._ticker  # this is a change's thread: the Monitor's may end it
+        if ticker is not None:
+            ticker.poll_now()  # its read-back: the next poll, at once
         return ack
 
     def close(self) -> None:
