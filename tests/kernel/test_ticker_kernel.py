@@ -98,3 +98,33 @@ def test_when_the_ticker_dies_the_senders_take_over_and_no_answer_is_missed(
     assert all(w.failures == 0 and 4 <= w.samples <= 6 for w in windows[:-1]), [
         (w.samples, w.failures) for w in windows]
     assert not monitor.snapshot().latest.throttled
+
+
+def test_a_change_is_read_back_at_once_while_the_ticker_keeps_the_pace(
+        kernel_lock, kernel_status):
+    from auditop.core.changes import Proposal
+    from auditop.core.monitor import Monitor
+    from auditop.kernel.client import AuditClient
+
+    found = kernel_status.backlog_limit
+    source = LiveSource(ticker=True)
+    monitor = Monitor(source, interval=1.0, rate_hz=10)
+    monitor.connect(lambda snapshot: None)
+    monitor.start()
+    try:
+        deadline = time.monotonic() + 3.0
+        while not source.ticking and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert source.ticking
+        time.sleep(0.3)  # mid-window: the Monitor's thread pauses until the next one
+        started = time.monotonic()
+        outcome = monitor.change(Proposal("backlog_limit", found, found + 1, "exact value"))
+        took = time.monotonic() - started
+        assert outcome.new == found + 1 and outcome.as_asked, outcome
+        assert took < 0.6, took  # not a window later
+        assert source.ticking  # the ticker read it back
+    finally:
+        monitor.stop()
+        source.close()
+        with AuditClient() as client:
+            client.set("backlog_limit", found)
