@@ -4,6 +4,7 @@ back without a window losing its answers (sources/live.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -68,12 +69,13 @@ def test_a_closed_ticker_ends_and_a_killed_one_is_seen_to_end(kernel_lock, kerne
         killed.close()
 
 
-def test_when_the_ticker_dies_the_senders_take_over_and_no_answer_is_missed(
-        kernel_lock, kernel_status):
+@contextlib.contextmanager
+def ticking_monitor(interval: float):
+    """A Monitor driving LiveSource(ticker=True), once its ticker has the pace."""
     from auditop.core.monitor import Monitor
 
     source = LiveSource(ticker=True)
-    monitor = Monitor(source, interval=0.5, rate_hz=10)
+    monitor = Monitor(source, interval=interval, rate_hz=10)
     monitor.connect(lambda snapshot: None)
     monitor.start()
     try:
@@ -81,6 +83,15 @@ def test_when_the_ticker_dies_the_senders_take_over_and_no_answer_is_missed(
         while not source.ticking and time.monotonic() < deadline:
             time.sleep(0.05)
         assert source.ticking, "no ticker took the pace"
+        yield monitor, source
+    finally:
+        monitor.stop()
+        source.close()
+
+
+def test_when_the_ticker_dies_the_senders_take_over_and_no_answer_is_missed(
+        kernel_lock, kernel_status):
+    with ticking_monitor(0.5) as (monitor, source):
         time.sleep(1.0)
         first = source._ticker.process
         first.kill()
@@ -90,9 +101,6 @@ def test_when_the_ticker_dies_the_senders_take_over_and_no_answer_is_missed(
         time.sleep(TICKER_CALM + 1.5)
         assert source.ticking and source._ticker.process is not first  # calm again
         windows = [w for w in monitor.history.windows if w.start > killed - 0.5]
-    finally:
-        monitor.stop()
-        source.close()
     assert len(windows) >= 10
     # 5 answers a window at 10 Hz; the hand-overs may move one across a window
     assert all(w.failures == 0 and 4 <= w.samples <= 6 for w in windows[:-1]), [
@@ -103,28 +111,19 @@ def test_when_the_ticker_dies_the_senders_take_over_and_no_answer_is_missed(
 def test_a_change_is_read_back_at_once_while_the_ticker_keeps_the_pace(
         kernel_lock, kernel_status):
     from auditop.core.changes import Proposal
-    from auditop.core.monitor import Monitor
     from auditop.kernel.client import AuditClient
 
     found = kernel_status.backlog_limit
-    source = LiveSource(ticker=True)
-    monitor = Monitor(source, interval=1.0, rate_hz=10)
-    monitor.connect(lambda snapshot: None)
-    monitor.start()
     try:
-        deadline = time.monotonic() + 3.0
-        while not source.ticking and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert source.ticking
-        time.sleep(0.3)  # mid-window: the Monitor's thread pauses until the next one
-        started = time.monotonic()
-        outcome = monitor.change(Proposal("backlog_limit", found, found + 1, "exact value"))
-        took = time.monotonic() - started
-        assert outcome.new == found + 1 and outcome.as_asked, outcome
-        assert took < 0.6, took  # not a window later
-        assert source.ticking  # the ticker read it back
+        with ticking_monitor(1.0) as (monitor, source):
+            time.sleep(0.3)  # mid-window: the Monitor's thread pauses until the next one
+            started = time.monotonic()
+            outcome = monitor.change(Proposal("backlog_limit", found, found + 1,
+                                              "exact value"))
+            took = time.monotonic() - started
+            assert outcome.new == found + 1 and outcome.as_asked, outcome
+            assert took < 0.6, took  # not a window later
+            assert source.ticking  # the ticker read it back
     finally:
-        monitor.stop()
-        source.close()
         with AuditClient() as client:
             client.set("backlog_limit", found)
