@@ -29,10 +29,10 @@ no readings (no status, no system info), so no counter is read twice.
 from __future__ import annotations
 
 import os
-import queue
 import select
 import threading
 import time
+from collections import deque
 from typing import Callable, Iterable
 
 from auditop.core import changes
@@ -76,7 +76,11 @@ class Monitor:
         self._on_window = on_window
         self._sink: Sink | None = None
         self._clock, self._wall = clock, wall
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # other threads' requests
+        # Other threads' requests, with when they were asked: one asked before
+        # an answer was read runs before that answer is taken, and after it
+        # otherwise (a ticker's answers are taken in a batch, some read before
+        # an exporter's request and some after).
+        self._inbox: deque[tuple[float, Callable[[], bool | None]]] = deque()
         self._stop = threading.Event()
         self._answered = threading.Condition()
         self._waiting = 0  # callers of next_answer() still waiting
@@ -305,7 +309,7 @@ class Monitor:
             if action():
                 self._publish()
             return
-        self._inbox.put(action)
+        self._inbox.append((self._clock(), action))
         self._poke(b"r")
 
     def _poke(self, why: bytes) -> None:
@@ -339,7 +343,7 @@ class Monitor:
                     except _Ended:
                         break
                     for sample in samples:
-                        self._run_requests()  # asked before this answer: first
+                        self._run_requests(before=sample.mono)  # asked before it: first
                         self.take(sample)
                 self._run_requests()
                 self.tick(self._clock())
@@ -401,10 +405,15 @@ class Monitor:
         self._run_requests()
         self.tick(self._clock())
 
-    def _run_requests(self) -> None:
+    def _run_requests(self, before: float | None = None) -> None:
+        """The requests asked so far; with `before`, only those asked by then."""
         inbox = self._inbox
-        while not inbox.empty():
-            if inbox.get_nowait()():
+        while inbox:
+            asked_at, action = inbox[0]
+            if before is not None and asked_at > before:
+                return
+            inbox.popleft()
+            if action():
                 self._changed = True
 
     def _silence_sample(self, now: float, silent: float) -> Sample:

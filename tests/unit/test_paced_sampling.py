@@ -340,3 +340,27 @@ def test_a_new_childs_pipe_replaces_the_old_one():
         for fd in (old_read, old_write, new_read, new_write):
             if fd >= 0:
                 os.close(fd)
+
+
+def test_a_request_runs_after_the_answers_read_before_it_and_before_the_rest():
+    """An exporter's fresh snapshot asked mid-batch sees every answer the
+    child read before it, and none read after (a drift watch told of a
+    change sees no answer to it first)."""
+    clock = Clock()
+    reading = child_reading_every_tenth(clock)
+    seen: list[float] = []
+    monitor = None
+
+    def collected():
+        samples = reading()
+        if monitor is not None and clock.now > 1000.5 and not seen:
+            now, clock.now = clock.now, 1000.55  # asked 0.55 s in, taken at this wake
+            monitor._request(lambda: seen.append(monitor.history.latest.mono))
+            clock.now = now
+        return samples
+
+    source = PacedSource(clock, collected=collected)
+    monitor = Monitor(source, interval=1.0, rate_hz=10, clock=clock, wall=clock.wall)
+    monitor._pause = FakePause(clock)
+    monitor.run(1.5)
+    assert seen == [pytest.approx(1000.5)]
