@@ -62,8 +62,11 @@ class TimeSpec:
         return self.text
 
 
-def _show(text: str) -> str:
-    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+def _show(text: str, most: int = 48) -> str:
+    """`text` quoted, its control and non-ASCII characters escaped, cut to
+    `most` characters (an escape is up to 10 of them)."""
+    shown = repr(text)
+    return shown if len(shown) <= most else shown[:most - 3] + "..."
 
 
 def parse(text: str) -> TimeSpec:
