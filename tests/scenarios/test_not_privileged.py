@@ -76,7 +76,8 @@ PILOT = textwrap.dedent("""
         async with app.run_test(size=(80, 24)) as pilot:
             for _ in range(100):
                 await pilot.pause(0.05)
-                if isinstance(app.screen, FatalScreen):
+                # pushed is not yet composed: wait for its text too
+                if isinstance(app.screen, FatalScreen) and app.screen.query("#fatal-text"):
                     break
             print("screen", type(app.screen).__name__)
             print(app.screen.query_one("#fatal-text").render().plain)

@@ -6,6 +6,7 @@ line breaks) is refused in one line without reading on forever."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -111,7 +112,10 @@ def mutated_lines(draw) -> dict:
         if value is DELETE and isinstance(parent, dict):
             del parent[where[-1]]
         elif value is not DELETE:
-            parent[where[-1]] = value
+            # A copy: a later step may change inside it, and NASTY's lists and
+            # dicts are shared by every example (hypothesis then sees the
+            # strategy change under it: FlakyStrategyDefinition).
+            parent[where[-1]] = copy.deepcopy(value)
         if not paths(line):
             break
     return line
