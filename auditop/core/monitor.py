@@ -337,13 +337,16 @@ class Monitor:
             while not self._ended():
                 # A pacing child's answers are taken at every wake: a request
                 # (an exporter's fresh snapshot) sees them all.
-                if sampler.paced or self._clock() >= sampler.next_at:
+                if (batch := sampler.paced) or self._clock() >= sampler.next_at:
                     try:
                         samples = sampler.poll(self._while_waiting)
                     except _Ended:
                         break
                     for sample in samples:
-                        self._run_requests(before=sample.mono)  # asked before it: first
+                        # Asked before this answer: first. A batch was read over
+                        # the last window, on the Monitor's clock (the live one's):
+                        # a request asked amid it goes amid it.
+                        self._run_requests(before=sample.mono if batch else None)
                         self.take(sample)
                 self._run_requests()
                 self.tick(self._clock())
