@@ -19,6 +19,12 @@ thread ticks then. What other threads ask of the Monitor (a new interval, a
 restart, the change path's bookkeeping, an exporter's fresh snapshot) is
 queued to that thread and run in order with the samples.
 
+While a child of the source keeps the pace (the live source's ticker,
+kernel/ticker.py), the thread does not wake per poll: it takes the
+answers the child read when a window is due, at any other wake, and every
+period while a change waits for its read-back; a hang-up of the child's
+pipe wakes it at once.
+
 The stall policy: when no status has been answered for `stall_after`
 seconds, the Monitor records a "no answer" sample every STALL_CHECK, saying
 why as far as it can tell (the poll under way is taking that long, or the
