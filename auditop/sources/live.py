@@ -184,10 +184,9 @@ class LiveSource:
             if status is None:
                 failed = True  # an error: the senders' poll says it properly
                 break
-            self._last_pid = status.pid
             self._producers.duty(status, answer.read_mono)
             samples.append(Sample(time=answer.read_wall, mono=answer.read_mono, status=status,
-                                  system=self._system, error=None,
+                                  system=None, error=None,
                                   poll_seconds=answer.read_mono - answer.sent_mono))
         if samples:
             self._ticker_answered, self._ticker_heard = now, True
@@ -197,11 +196,16 @@ class LiveSource:
             at = next((i for i in range(len(samples) - 1, -1, -1)
                        if samples[i].mono <= now - READ_SLACK), 0)
             causes, suppressed, printed = self._loss_causes(samples[at].status, now)
-            samples[at] = replace(samples[at], system=self._read_system(now),
-                                  loss_causes=causes, loss_suppressed=suppressed,
+            samples[at] = replace(samples[at], loss_causes=causes, loss_suppressed=suppressed,
                                   records_printed=printed)
-            for i in range(at + 1, len(samples)):
-                samples[i] = replace(samples[i], system=self._system)
+            # Each answer goes with /proc as read for the auditd it names: the
+            # reading in force, afresh there and wherever the pid changes.
+            for i, sample in enumerate(samples):
+                if i == at or sample.status.pid != self._system_pid:
+                    self._last_pid = sample.status.pid
+                    self._read_system(now)  # only when due, or for another pid
+                samples[i] = replace(sample, system=self._system)
+            self._last_pid = samples[-1].status.pid
         period = self._pace[0] if self._pace else 0.0
         if (failed or ticker.ended
                 or now - self._ticker_answered > max(TICKER_STALE, 3 * period)):
