@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.benchmarks import bursts, headless, producers_part, query, tui, work
+from tests.benchmarks.labrun import LabFailed
 from tests.benchmarks.lock import KernelLock, Watch
 from tests.benchmarks.procs import become_subreaper
 from tests.benchmarks.table import Section, render
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             with Watch(lock) as watch:
                 try:
                     section = _run(part, args, workdir, lock)
-                except bursts.LabFailed as exc:
+                except LabFailed as exc:
                     failed = exc
                     continue
             # The lab holds the lock itself: waiting for it is no load on the figures.

@@ -9,10 +9,8 @@ an unsafe machine and restores everything."""
 
 from __future__ import annotations
 
-import os
-
+from tests.benchmarks.labrun import LabUnavailable, running_lab
 from tests.benchmarks.lock import KernelLock
-from tests.benchmarks.procs import children_of, reap_orphans
 from tests.benchmarks.table import Figure, Section, unavailable
 
 BURST_S = 0.15
@@ -25,14 +23,9 @@ ONE_HZ = "1 Hz instantaneous read (auditctl -s)"
 METRIC = "bursts seen at the limit"
 
 
-class LabFailed(Exception):
-    """The lab could not restore the machine: loud, never a table row."""
-
-
 def measure(lock: KernelLock, bursts: int = 8, lock_wait: float = 120.0) -> Section:
     from auditop.core.sampler import DEFAULT_RATE_HZ
-    from tests.scenarios.lab import (LAB_BACKLOG_LIMIT, Lab, LabRefused,
-                                     missing_capability)
+    from tests.scenarios.lab import LAB_BACKLOG_LIMIT, Lab
 
     unit = f"of {bursts}"
     subjects = (AUDITOP, CRITICAL, LAST, ONE_HZ)
@@ -41,32 +34,13 @@ def measure(lock: KernelLock, bursts: int = 8, lock_wait: float = 120.0) -> Sect
         return Section("Burst capture on the real kernel", tuple(
             unavailable(s, METRIC, unit, why) for s in subjects))
 
-    reason = missing_capability()
-    if reason:
-        return missing(reason)
-    if not lock.acquire(lock_wait):
-        return missing(f"another run held the kernel lock for {lock_wait:g} s")
-    known = set(children_of(os.getpid()))
     try:
-        try:
-            lab = Lab()
-            lab.__enter__()
-        except LabRefused as exc:
-            return missing(f"the lab refuses to run: {exc}")
-        except RuntimeError as exc:  # auditctl or auditd failed; the lab has undone itself
-            return missing(f"the lab could not start: {str(exc).splitlines()[0][:160]}")
-        try:
+        with running_lab(Lab, lock, lock_wait) as (lab, _):
             recording, floods, reads = lab.bursts(
                 bursts, burst_s=BURST_S, lead_s=LEAD_S, reader_phase_s=READER_PHASE_S,
                 sample_rate=DEFAULT_RATE_HZ)
-        finally:
-            try:
-                lab.close()
-            except AssertionError as exc:
-                raise LabFailed(str(exc)) from None
-    finally:
-        lock.release()
-        reap_orphans(known)  # the recorder's senders, re-parented to us
+    except LabUnavailable as exc:
+        return missing(str(exc))
     if recording.returncode != 0 or not recording.windows:
         return missing(f"auditop record failed ({recording.returncode}): "
                        f"{recording.stderr.strip()[-200:]}")

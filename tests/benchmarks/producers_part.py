@@ -10,13 +10,11 @@ refuses an unsafe machine and restores everything."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 
-from tests.benchmarks.bursts import LabFailed
+from tests.benchmarks.labrun import LabUnavailable, running_lab
 from tests.benchmarks.lock import KernelLock
-from tests.benchmarks.procs import children_of, reap_orphans
 from tests.benchmarks.table import Figure, Section, unavailable
 
 TITLE = "Counting producers: the listener's cost to the kernel, the log's in auditop"
@@ -38,7 +36,6 @@ def subject(mode: str, limit: int) -> str:
 def measure(lock: KernelLock, rounds: int = 3, seconds: float = 3.0, processes: int = 2,
             lock_wait: float = 120.0, budget_s: float = BUDGET_S) -> Section:
     from tests.benchmarks.producers_bench import BenchLab
-    from tests.scenarios.lab import LabRefused, missing_capability
 
     def missing(why: str) -> Section:
         return Section(TITLE, tuple(
@@ -46,37 +43,15 @@ def measure(lock: KernelLock, rounds: int = 3, seconds: float = 3.0, processes: 
             for limit in LIMITS for mode in MODES for metric in _metrics(mode))
             + (unavailable(LOG, PER_100K, "s", why),))
 
-    reason = missing_capability()
-    if reason:
-        return missing(reason)
-    asked = time.monotonic()
-    if not lock.acquire(lock_wait):
-        return missing(f"another run held the kernel lock for {lock_wait:g} s")
-    waited, took = time.monotonic() - asked, 0.0
-    known = set(children_of(os.getpid()))
     runs: list[dict] = []
     logs: list[tuple[float, int, int]] = []  # (CPU s, records counted, lines auditd wrote)
-    skipped = stopped = None
     try:
-        try:
-            lab = BenchLab()
-            lab.__enter__()
-        except LabRefused as exc:
-            return missing(f"the lab refuses to run: {exc}")
-        except RuntimeError as exc:  # auditctl or auditd failed; the lab has undone itself
-            return missing(f"the lab could not start: {str(exc).splitlines()[0][:160]}")
-        try:
+        with running_lab(BenchLab, lock, lock_wait) as (lab, waited):
             started = time.monotonic()
             skipped, stopped = _runs(lab, runs, logs, rounds, seconds, processes, budget_s)
             took = time.monotonic() - started
-        finally:
-            try:
-                lab.close()
-            except AssertionError as exc:
-                raise LabFailed(str(exc)) from None
-    finally:
-        lock.release()
-        reap_orphans(known)
+    except LabUnavailable as exc:
+        return missing(str(exc))
     section = _section(runs, logs, rounds=rounds, seconds=seconds, processes=processes,
                        skipped=skipped, stopped=stopped)
     timing = f"the runs took {took:.0f} s (budget {budget_s:.0f} s)" + (
