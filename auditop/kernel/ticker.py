@@ -115,6 +115,9 @@ class Ticker:
                  repr(fill), repr(hold), str(write)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 bufsize=0, pass_fds=(write,), start_new_session=True)
+        except OSError:
+            os.close(self._read)
+            raise
         finally:
             os.close(write)
         self._buffer = b""
