@@ -11,9 +11,9 @@ It decides the fast pace itself, by the same rule as the Sampler
 period after the request, as it is in the Sampler's.
 
 The kernel can hold the ticker in send() for backlog_wait_time, like any
-sender (senders.py): its answers then stop, and the live source goes back to
-asking through its senders, which are built for that (sources/live.py). A
-held ticker only holds itself; closing its stdin ends it once it is let go.
+sender (senders.py): it then hangs up its pipe (below), and the live source
+goes back to asking through its senders, which are built for that
+(sources/live.py). A held ticker only holds itself, and ends once let go.
 
 A record on the pipe: HEAD (when the answer was read, monotonic and wall
 clock; when its request went out; the errno of a send that failed; the
@@ -28,20 +28,29 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from auditop.kernel.senders import HELD_AFTER
+
 HEAD = struct.Struct("=dddiI")
 
 # The child, run with `python -I -S -c`: argv: its period, its fast period,
-# the busy fill (a share of backlog_limit), how long busy lasts, the pipe's
-# fd. stdin: b"n" asks for a poll now; EOF ends it.
+# the busy fill (a share of backlog_limit), how long busy lasts, how long a
+# send may take before the kernel is taken to hold it, the pipe's fd.
+# stdin: b"n" asks for a poll now; EOF ends it.
+#
+# Held in send() (uninterruptible), the ticker cannot say so: an interval
+# timer armed around each send raises SIGALRM, which a thread waiting in
+# sigwait (no wake until then) takes; it forwards the answers waiting in the
+# socket (the kernel queues the answer before it holds the sender) and
+# closes the pipe: the hang-up wakes auditop, whose senders go on at once.
 _CHILD = r"""
-import os, select, signal, socket, struct, sys, time
+import os, select, signal, socket, struct, sys, threading, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 try:  # woken, it does not preempt auditop (a context switch more per poll)
     os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 except OSError:
     pass
-period, fast, fill, hold = map(float, sys.argv[1:5])
-out = int(sys.argv[5])
+period, fast, fill, hold, held_after = map(float, sys.argv[1:6])
+out = int(sys.argv[6])
 head = struct.Struct("=dddiI").pack
 nlmsg = struct.Struct("=IHHI").unpack_from  # length, type, flags, seq
 get = struct.Struct("=IHHII").pack  # AUDIT_GET, NLM_F_REQUEST
@@ -51,8 +60,35 @@ sock.bind((0, 0))
 recv, send, write, DONTWAIT = sock.recv, sock.send, os.write, socket.MSG_DONTWAIT
 wait = select.poll()
 wait.register(0, select.POLLIN)
-clock, wall = time.monotonic, time.time
+clock, wall, arm, ALARM = time.monotonic, time.time, signal.setitimer, signal.ITIMER_REAL
 seq, sent, busy_until, lost = 0, {}, float("-inf"), None
+
+
+def answers(now):
+    records = []
+    while True:
+        try:
+            data = recv(65536, DONTWAIT)
+        except (BlockingIOError, OSError):
+            return records
+        if len(data) >= 16:
+            answered = nlmsg(data)[3]
+            records.append((head(now, wall(), sent.pop(answered, now), 0, len(data)) + data,
+                            data))
+
+
+def held():
+    signal.sigwait({signal.SIGALRM})
+    try:
+        write(out, b"".join(record for record, _ in answers(clock())))
+    except OSError:
+        pass
+    os.close(out)  # the hang-up: auditop's senders take the pace back
+    os._exit(0)  # done when the kernel lets the sending thread go
+
+
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+threading.Thread(target=held, daemon=True).start()
 next_at = clock()
 while True:
     if wait.poll(max(0.0, next_at - clock()) * 1000):
@@ -61,16 +97,9 @@ while True:
         next_at = clock()
         continue
     now, records = clock(), []
-    while True:
-        try:
-            data = recv(65536, DONTWAIT)
-        except BlockingIOError:
-            break
-        if len(data) < 16:
-            continue
-        _, kind, _, answered = nlmsg(data)
-        records.append(head(now, wall(), sent.pop(answered, now), 0, len(data)) + data)
-        if kind == 1000 and len(data) >= 48:
+    for record, data in answers(now):
+        records.append(record)
+        if len(data) >= 48 and nlmsg(data)[1] == 1000:
             limit, new_lost, backlog = status(data, 36)
             if (limit and backlog >= fill * limit) or (lost is not None and new_lost != lost):
                 busy_until = now + hold
@@ -79,11 +108,13 @@ while True:
     if len(sent) > 16:  # answers that never came
         sent.clear()
     sent[seq] = clock()
+    arm(ALARM, held_after)
     try:
         send(get(16, 1000, 1, seq, 0))
     except OSError as exc:
         del sent[seq]
         records.append(head(now, wall(), now, exc.errno or 5, 0))
+    arm(ALARM, 0)
     if records:
         try:
             write(out, b"".join(records))
@@ -106,13 +137,14 @@ class Answer:
 
 
 class Ticker:
-    def __init__(self, period: float, fast_period: float, fill: float, hold: float) -> None:
+    def __init__(self, period: float, fast_period: float, fill: float, hold: float,
+                 held_after: float = HELD_AFTER) -> None:
         self._read, write = os.pipe()
         os.set_blocking(self._read, False)
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _CHILD, repr(period), repr(fast_period),
-                 repr(fill), repr(hold), str(write)],
+                 repr(fill), repr(hold), repr(held_after), str(write)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 bufsize=0, pass_fds=(write,), start_new_session=True)
         except OSError:
